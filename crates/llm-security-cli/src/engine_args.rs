@@ -1,0 +1,65 @@
+//! Engine options shared by every subcommand.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use llm_security::{SecurityConfig, SecurityEngine, Sensitivity};
+
+/// How the engine is configured: a TOML file, then flags on top.
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
+    /// A TOML file with the engine configuration (`SecurityConfig` fields).
+    #[arg(long, env = "LLM_SECURITY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Sensitivity preset.
+    #[arg(long, value_enum)]
+    sensitivity: Option<SensitivityArg>,
+    /// Explicit score threshold in (0, 1], overriding the sensitivity.
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Longest text accepted, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_input_bytes: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SensitivityArg {
+    Low,
+    Balanced,
+    Strict,
+}
+
+impl EngineArgs {
+    /// The configuration the flags describe.
+    pub(crate) fn config(&self) -> anyhow::Result<SecurityConfig> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("invalid configuration in {}", path.display()))?
+            }
+            None => SecurityConfig::new(),
+        };
+        if let Some(s) = self.sensitivity {
+            config = config.with_sensitivity(match s {
+                SensitivityArg::Low => Sensitivity::Low,
+                SensitivityArg::Balanced => Sensitivity::Balanced,
+                SensitivityArg::Strict => Sensitivity::Strict,
+            });
+        }
+        if let Some(t) = self.threshold {
+            config = config.with_threshold(t);
+        }
+        if let Some(max) = self.max_input_bytes {
+            config = config.with_max_input_bytes(max);
+        }
+        Ok(config)
+    }
+
+    /// An engine with that configuration.
+    pub(crate) fn engine(&self) -> anyhow::Result<SecurityEngine> {
+        Ok(SecurityEngine::try_with_config(self.config()?)?)
+    }
+}

@@ -1,0 +1,54 @@
+//! `llm-security`: the command line of llm-security.
+//!
+//! Exit codes (a contract scripts rely on): `0` the text is secure (or a `scan` completed),
+//! `1` a threat was found, `2` a usage, configuration or I/O error.
+
+mod check;
+mod engine_args;
+mod lines;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Guard what goes into a language model and what comes out.
+#[derive(Debug, Parser)]
+#[command(name = "llm-security", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyze text going into a model (TEXT, or standard input). Exit 0 secure, 1 threat.
+    Analyze(check::CheckArgs),
+    /// Validate text a model produced (TEXT, or standard input). Exit 0 secure, 1 threat.
+    Validate(check::CheckArgs),
+    /// Analyze every line of a JSON Lines file, writing one verdict line per input line.
+    Scan(scan::ScanArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LLM_SECURITY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => check::run(&args, llm_security::Direction::Input),
+        Command::Validate(args) => check::run(&args, llm_security::Direction::Output),
+        Command::Scan(args) => scan::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The detectors and how their findings fuse into one score.
+//!
+//! Each rule match becomes a [`Threat`] with the rule's confidence; a rule that matches in
+//! several places reports one threat with several spans. The text's attack score is the
+//! noisy-OR of the distinct threats' confidences, `1 - Π(1 - cᵢ)`: independent weak signals
+//! add up, and one strong signal is enough.
+
+mod rules;
+mod unicode;
+mod view;
+
+use std::sync::{Arc, LazyLock};
+
+pub use rules::{RulePack, RuleSpec, RuleView};
+
+use crate::config::SecurityConfig;
+use crate::error::{Error, ErrorKind};
+use crate::event::Direction;
+use crate::threat::{Threat, ThreatKind};
+use view::View;
+
+/// Most spans kept per threat; more matches of one rule add nothing but size.
+const MAX_SPANS_PER_THREAT: usize = 32;
+
+/// The built-in input rules (prompt injection, jailbreak), as TOML.
+pub const BUILTIN_INPUT_RULES: &str = include_str!("../../rules/input.toml");
+/// The built-in output rules (secrets, script and terminal injection), as TOML.
+pub const BUILTIN_OUTPUT_RULES: &str = include_str!("../../rules/output.toml");
+
+/// The compiled rule packs, shared by every engine.
+#[derive(Debug)]
+pub(crate) struct Detectors {
+    input: RulePack,
+    output: RulePack,
+}
+
+static BUILTIN: LazyLock<Result<Arc<Detectors>, ErrorKind>> = LazyLock::new(|| {
+    Detectors::new(BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES)
+        .map(Arc::new)
+        .map_err(|e| e.kind().clone())
+});
+
+impl Detectors {
+    pub(crate) fn new(input: &str, output: &str) -> Result<Self, Error> {
+        Ok(Self {
+            input: RulePack::from_toml(input)?,
+            output: RulePack::from_toml(output)?,
+        })
+    }
+
+    /// The built-in packs, compiled once per process.
+    pub(crate) fn builtin() -> Result<Arc<Self>, Error> {
+        BUILTIN
+            .as_ref()
+            .map(Arc::clone)
+            .map_err(|e| Error::new(e.clone()))
+    }
+
+    /// Runs every detector the configuration enables; returns the threats and the fused score.
+    pub(crate) fn run(
+        &self,
+        text: &str,
+        direction: Direction,
+        config: &SecurityConfig,
+    ) -> (Vec<Threat>, f32) {
+        let view = View::normalized(text);
+        let mut threats = match direction {
+            Direction::Input => {
+                let pack = &self.input;
+                let enabled = |i: usize| match &pack.specs()[i].kind {
+                    ThreatKind::PromptInjection => config.prompt_injection,
+                    ThreatKind::Jailbreak => config.jailbreak,
+                    ThreatKind::UnicodeAttack => config.unicode_attacks,
+                    _ => true,
+                };
+                collect(pack, &view, text, &enabled)
+            }
+            Direction::Output if config.output_validation => {
+                collect(&self.output, &view, text, &|_| true)
+            }
+            Direction::Output => Vec::new(),
+        };
+        if config.unicode_attacks {
+            threats.extend(unicode::scan(text));
+        }
+        let score = 1.0 - threats.iter().map(|t| 1.0 - t.confidence).product::<f32>();
+        (threats, score)
+    }
+}
+
+fn collect(
+    pack: &RulePack,
+    view: &View<'_>,
+    raw: &str,
+    enabled: &dyn Fn(usize) -> bool,
+) -> Vec<Threat> {
+    let mut hits = pack.scan(view, raw, enabled);
+    hits.sort_by_key(|h| (h.rule, h.span));
+    hits.dedup();
+    let mut threats: Vec<Threat> = Vec::new();
+    let mut current: Option<usize> = None;
+    for hit in hits {
+        if current != Some(hit.rule) {
+            current = Some(hit.rule);
+            let spec = &pack.specs()[hit.rule];
+            let matched = &raw[hit.span.start..hit.span.end];
+            let evidence = if spec.mask_evidence {
+                mask(matched)
+            } else {
+                matched.to_owned()
+            };
+            let mut threat =
+                Threat::new(spec.kind.clone(), spec.severity, spec.confidence, &spec.id)
+                    .with_message(&spec.message)
+                    .with_evidence(&evidence);
+            threat.technique = spec.technique.clone();
+            threats.push(threat);
+        }
+        let threat = threats
+            .last_mut()
+            .expect("a threat was pushed for this rule");
+        if threat.spans.len() < MAX_SPANS_PER_THREAT {
+            // Overlapping matches of one rule are merged into one span.
+            match threat.spans.last_mut() {
+                Some(last) if hit.span.start < last.end => last.end = last.end.max(hit.span.end),
+                _ => threat.spans.push(hit.span),
+            }
+        }
+    }
+    threats
+}
+
+/// Keeps the first four characters of a secret and its length, nothing else.
+fn mask(value: &str) -> String {
+    let head: String = value.chars().take(4).collect();
+    format!("{head}… ({} bytes, masked)", value.len())
+}

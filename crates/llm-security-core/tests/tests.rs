@@ -1,0 +1,10 @@
+//! Integration tests of llm-security-core, linked into one binary.
+
+// Every built-in rule against its own positive and negative examples.
+mod rules;
+// The engine's contract: verdicts, spans, limits, configuration switches, hostile input.
+mod engine;
+// The pipeline: batching, retries, recovery, drops, flush and shutdown.
+mod pipeline;
+// Built-in sinks and the event wire format.
+mod events;
