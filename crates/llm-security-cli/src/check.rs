@@ -100,7 +100,8 @@ fn record(
     })
 }
 
-fn read_stdin(max: usize) -> anyhow::Result<String> {
+/// Reads standard input as UTF-8, refusing more than `max` bytes.
+pub(crate) fn read_stdin(max: usize) -> anyhow::Result<String> {
     let mut bytes = Vec::new();
     io::stdin()
         .lock()

@@ -6,6 +6,7 @@
 mod check;
 mod engine_args;
 mod lines;
+mod sanitize;
 mod scan;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ enum Command {
     Analyze(check::CheckArgs),
     /// Validate text a model produced (TEXT, or standard input). Exit 0 secure, 1 threat.
     Validate(check::CheckArgs),
+    /// Clean text of Unicode abuse (TEXT, or standard input). Exit 0 unchanged, 1 cleaned.
+    Sanitize(sanitize::SanitizeArgs),
     /// Analyze every line of a JSON Lines file, writing one verdict line per input line.
     Scan(scan::ScanArgs),
 }
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => check::run(&args, llm_security::Direction::Input),
         Command::Validate(args) => check::run(&args, llm_security::Direction::Output),
+        Command::Sanitize(args) => sanitize::run(&args),
         Command::Scan(args) => scan::run(&args),
     };
     match result {

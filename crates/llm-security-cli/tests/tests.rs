@@ -271,3 +271,29 @@ fn scan_skips_overlong_lines_with_bounded_memory() {
     let missing = run(&["scan", "-i", "/nonexistent.jsonl", "-o", "-"], None);
     assert_eq!(code(&missing), 2);
 }
+
+#[test]
+fn sanitize_prints_clean_text_and_reports_changes() {
+    let o = run(&["sanitize", "ig\u{200B}nore"], None);
+    assert_eq!(code(&o), 1);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ignore\n");
+    let hidden: String = "hi"
+        .bytes()
+        .map(|b| char::from_u32(0xE0000 + u32::from(b)).unwrap())
+        .collect();
+    let o = run(
+        &["sanitize", "--json"],
+        Some(format!("ok{hidden}").as_bytes()),
+    );
+    assert_eq!(code(&o), 1);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["text"], "ok");
+    assert_eq!(v["hidden"][0]["text"], "hi");
+    assert_eq!(v["changes"][0]["rule"], "unicode.tag_smuggling");
+    let o = run(&["sanitize"], Some("naïve café 👩\u{200D}💻".as_bytes()));
+    assert_eq!(code(&o), 0);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "naïve café 👩\u{200D}💻"
+    );
+}

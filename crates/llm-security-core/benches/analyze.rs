@@ -22,11 +22,22 @@ fn bench(c: &mut Criterion) {
         text_of(960)
     );
     let doc = text_of(64 * 1024);
+    let mut multilingual = String::new();
+    for c in "Привет! Wie geht's? 東京で会いましょう。مرحبا بالعالم 👩\u{200D}💻 naïve café. "
+        .chars()
+        .cycle()
+    {
+        if multilingual.len() + c.len_utf8() > 1024 {
+            break;
+        }
+        multilingual.push(c);
+    }
     let mut group = c.benchmark_group("analyze");
     for (name, text) in [
         ("short", &short),
         ("1kb", &kb),
         ("1kb_attack", &attack_kb),
+        ("1kb_multilingual", &multilingual),
         ("64kb", &doc),
     ] {
         group.throughput(Throughput::Bytes(text.len() as u64));
@@ -39,6 +50,12 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(kb.len() as u64));
     group.bench_function("1kb", |b| {
         b.iter(|| engine.validate(black_box(&kb)).unwrap())
+    });
+    group.finish();
+    let mut group = c.benchmark_group("sanitize");
+    group.throughput(Throughput::Bytes(multilingual.len() as u64));
+    group.bench_function("1kb_multilingual", |b| {
+        b.iter(|| engine.sanitize(black_box(&multilingual)).unwrap())
     });
     group.finish();
 }

@@ -9,6 +9,7 @@ use crate::detect::Detectors;
 use crate::error::{Error, ErrorKind};
 use crate::event::{AnalysisContext, Direction, SecurityEvent};
 use crate::pipeline::Pipeline;
+use crate::sanitize::Sanitized;
 
 /// The security engine. Cheap to clone (one `Arc`); share it across tasks and threads.
 ///
@@ -178,6 +179,21 @@ impl SecurityEngine {
             }
             _ => false,
         }
+    }
+
+    /// Cleans `text` of Unicode abuse and says what changed; see [`Sanitized`]. Applications
+    /// can pass the cleaned text on instead of refusing the request. Idempotent: sanitizing the
+    /// result changes nothing.
+    pub fn sanitize(&self, text: &str) -> Result<Sanitized, Error> {
+        let max = self.inner.config.max_input_bytes;
+        if text.len() > max {
+            return Err(ErrorKind::InputTooLarge {
+                len: text.len(),
+                max,
+            }
+            .into());
+        }
+        Ok(crate::sanitize::sanitize(text))
     }
 
     /// Drains the pipeline (if any) and shuts its sinks down, waiting at most `timeout`.

@@ -50,6 +50,7 @@ mod error;
 mod event;
 mod pipeline;
 mod redact;
+mod sanitize;
 mod sink;
 mod threat;
 
@@ -64,6 +65,7 @@ pub use event::{
 };
 pub use pipeline::{BatchConfig, Pipeline, PipelineBuilder, RetryConfig, SinkOptions, SinkStats};
 pub use redact::redact;
+pub use sanitize::{Change, HiddenText, Sanitized};
 pub use sink::{
     DeliveryReport, EventSink, JsonlFileSink, MemorySink, SinkError, StdoutSink, read_jsonl_events,
 };

@@ -8,3 +8,5 @@ mod engine;
 mod pipeline;
 // Built-in sinks and the event wire format.
 mod events;
+// Unicode attacks: the data-driven corpus and sanitize properties.
+mod unicode;

@@ -6,7 +6,7 @@
 //! add up, and one strong signal is enough.
 
 mod rules;
-mod unicode;
+pub(crate) mod unicode;
 mod view;
 
 use std::sync::{Arc, LazyLock};
@@ -81,7 +81,15 @@ impl Detectors {
             Direction::Output => Vec::new(),
         };
         if config.unicode_attacks {
-            threats.extend(unicode::scan(text));
+            let scan = unicode::scan(text);
+            threats.extend(unicode::threats(&scan));
+            let pack = match direction {
+                Direction::Input => &self.input,
+                Direction::Output => &self.output,
+            };
+            for hidden in &scan.hidden {
+                threats.extend(rescan(pack, hidden));
+            }
         }
         let score = 1.0 - threats.iter().map(|t| 1.0 - t.confidence).product::<f32>();
         (threats, score)
@@ -126,6 +134,18 @@ fn collect(
                 _ => threat.spans.push(hit.span),
             }
         }
+    }
+    threats
+}
+
+/// Runs `pack` over text a Unicode technique hid; each finding points at the hidden run.
+fn rescan(pack: &RulePack, hidden: &unicode::Hidden) -> Vec<Threat> {
+    let view = View::normalized(&hidden.text);
+    let mut threats = collect(pack, &view, &hidden.text, &|_| true);
+    for t in &mut threats {
+        t.spans = vec![hidden.span];
+        t.message = format!("{} Hidden with {}.", t.message, hidden.technique.rule());
+        t.evidence = crate::threat::truncate_chars(&hidden.text, Threat::MAX_EVIDENCE_CHARS);
     }
     threats
 }

@@ -1,154 +1,753 @@
-//! Invisible and bidirectional Unicode that hides text from people but not from models.
+//! Unicode used to hide or disguise text: detect, decode, and say how to clean it.
 //!
-//! This first set covers the characters that have no business in a prompt:
-//! tag characters carrying hidden ASCII, bidirectional overrides and isolates, and
-//! zero-width characters splitting a word. Joiners (ZWJ, ZWNJ) and variation selectors are
-//! left alone: emoji, Persian and Indic scripts use them legitimately.
+//! One pass over the text yields [`Finding`]s (a technique, a byte span and a fix) and the
+//! [`Hidden`] payloads that some techniques carry (ASCII in tag characters, bytes in variation
+//! selectors). Detection turns findings into threats; [`sanitize`](crate::SecurityEngine::sanitize)
+//! applies their fixes. Legitimate uses are left alone on purpose: emoji ZWJ sequences, VS16 and
+//! keycaps, subdivision flags, Persian ZWNJ, Indic ZWJ/ZWNJ, Thai and CJK zero-width spaces,
+//! balanced bidirectional isolates in Arabic and Hebrew, single-script words in any script.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+use unicode_script::{Script, UnicodeScript};
 
 use crate::threat::{Severity, Span, Threat, ThreatKind};
 
-const TECHNIQUE: &str = "AML.T0051";
+const TECHNIQUE_ID: &str = "AML.T0051";
 
-/// Runs the Unicode checks over `text`.
-pub(crate) fn scan(text: &str) -> Vec<Threat> {
-    let mut threats = Vec::new();
-    tag_smuggling(text, &mut threats);
-    bidi_controls(text, &mut threats);
-    split_words(text, &mut threats);
-    threats
+/// A way of abusing Unicode. Its rule id is `unicode.<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Technique {
+    TagSmuggling,
+    VariationSelectorSmuggling,
+    InvisibleInWord,
+    InvisiblePadding,
+    BidiControl,
+    MixedScriptWord,
+    CompatibilityLetters,
+    ExcessiveMarks,
+    PrivateUse,
+    Unassigned,
+    ControlCharacter,
 }
 
-fn tag_smuggling(text: &str, out: &mut Vec<Threat>) {
-    let mut hidden = String::new();
-    let mut spans: Vec<Span> = Vec::new();
-    for (pos, c) in text.char_indices() {
-        if ('\u{E0000}'..='\u{E007F}').contains(&c) {
-            let end = pos + c.len_utf8();
-            match spans.last_mut() {
-                Some(last) if last.end == pos => last.end = end,
-                _ => spans.push(Span::new(pos, end)),
-            }
-            let ascii = (c as u32 - 0xE0000) as u8;
-            if (0x20..0x7F).contains(&ascii) {
-                hidden.push(ascii as char);
-            }
+impl Technique {
+    pub(crate) fn rule(self) -> &'static str {
+        match self {
+            Self::TagSmuggling => "unicode.tag_smuggling",
+            Self::VariationSelectorSmuggling => "unicode.variation_selector_smuggling",
+            Self::InvisibleInWord => "unicode.invisible_in_word",
+            Self::InvisiblePadding => "unicode.invisible_padding",
+            Self::BidiControl => "unicode.bidi_control",
+            Self::MixedScriptWord => "unicode.mixed_script_word",
+            Self::CompatibilityLetters => "unicode.compatibility_letters",
+            Self::ExcessiveMarks => "unicode.excessive_marks",
+            Self::PrivateUse => "unicode.private_use",
+            Self::Unassigned => "unicode.unassigned",
+            Self::ControlCharacter => "unicode.control_character",
         }
     }
-    if spans.is_empty() {
-        return;
+
+    fn severity(self) -> Severity {
+        match self {
+            Self::TagSmuggling => Severity::Critical,
+            Self::VariationSelectorSmuggling | Self::BidiControl | Self::MixedScriptWord => {
+                Severity::High
+            }
+            Self::InvisibleInWord | Self::InvisiblePadding | Self::ExcessiveMarks => {
+                Severity::Medium
+            }
+            Self::CompatibilityLetters
+            | Self::PrivateUse
+            | Self::Unassigned
+            | Self::ControlCharacter => Severity::Low,
+        }
     }
-    let mut t = Threat::new(
-        ThreatKind::UnicodeAttack,
-        Severity::Critical,
-        0.95,
-        "unicode.tag_smuggling",
-    )
-    .with_message("Unicode tag characters carry hidden ASCII text.")
-    .with_evidence(&format!("hidden text: {hidden}"))
-    .with_technique(TECHNIQUE);
-    t.spans = spans;
-    out.push(t);
+
+    /// Strong techniques make a text insecure alone; weak anomalies (below the balanced
+    /// threshold of 0.5) are reported but need company.
+    fn confidence(self) -> f32 {
+        match self {
+            Self::TagSmuggling => 0.95,
+            Self::VariationSelectorSmuggling => 0.9,
+            Self::BidiControl => 0.8,
+            Self::MixedScriptWord => 0.75,
+            Self::InvisibleInWord => 0.6,
+            Self::InvisiblePadding | Self::ExcessiveMarks => 0.5,
+            // Any two of these stay below the balanced threshold together.
+            Self::ControlCharacter => 0.3,
+            Self::CompatibilityLetters => 0.25,
+            Self::PrivateUse | Self::Unassigned => 0.2,
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::TagSmuggling => "Unicode tag characters carry hidden ASCII text.",
+            Self::VariationSelectorSmuggling => {
+                "A run of variation selectors encodes hidden bytes."
+            }
+            Self::InvisibleInWord => {
+                "Invisible characters split words, a common way to slip past filters."
+            }
+            Self::InvisiblePadding => "Runs of invisible or filler characters pad the text.",
+            Self::BidiControl => {
+                "Bidirectional controls override or leave unbalanced the display order (Trojan Source)."
+            }
+            Self::MixedScriptWord => {
+                "A word mixes Latin with look-alike letters from another script."
+            }
+            Self::CompatibilityLetters => {
+                "Fullwidth, mathematical or enclosed letters spell out text."
+            }
+            Self::ExcessiveMarks => "Stacks of combining marks (Zalgo text) obscure the letters.",
+            Self::PrivateUse => "Private-use code points have no agreed meaning.",
+            Self::Unassigned => "Unassigned code points or noncharacters.",
+            Self::ControlCharacter => "Control characters in text.",
+        }
+    }
 }
 
-fn bidi_controls(text: &str, out: &mut Vec<Threat>) {
-    let spans: Vec<Span> = text
-        .char_indices()
-        .filter(|(_, c)| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
-        .map(|(p, c)| Span::new(p, p + c.len_utf8()))
-        .collect();
-    if spans.is_empty() {
-        return;
-    }
-    let mut t = Threat::new(
-        ThreatKind::UnicodeAttack,
-        Severity::High,
-        0.8,
-        "unicode.bidi_control",
-    )
-    .with_message(
-        "Bidirectional control characters can make text read differently than it is processed.",
-    )
-    .with_evidence(&format!(
-        "{} bidirectional control character(s)",
-        spans.len()
-    ))
-    .with_technique(TECHNIQUE);
-    t.spans = spans;
-    out.push(t);
+/// How to clean one finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fix {
+    Remove,
+    Replace(String),
+    Keep,
 }
 
-/// Zero-width space, word joiner, invisible operators, BOM and soft hyphen between two letters.
-fn split_words(text: &str, out: &mut Vec<Threat>) {
-    let splitter = |c: char| {
-        matches!(
-            c,
-            '\u{200B}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
-        )
-    };
-    let mut spans: Vec<Span> = Vec::new();
-    let mut prev: Option<char> = None;
-    let mut run: Option<usize> = None;
-    for (pos, c) in text.char_indices() {
-        if splitter(c) {
-            run.get_or_insert(pos);
+/// One abuse of Unicode in the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Finding {
+    pub(crate) technique: Technique,
+    pub(crate) span: Span,
+    pub(crate) fix: Fix,
+}
+
+/// Text that a technique hid, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Hidden {
+    pub(crate) technique: Technique,
+    pub(crate) span: Span,
+    pub(crate) text: String,
+}
+
+/// Everything one scan found.
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) hidden: Vec<Hidden>,
+}
+
+/// Scans `text` for every technique.
+pub(crate) fn scan(text: &str) -> Scan {
+    let mut out = Scan::default();
+    if text.is_ascii() {
+        ascii_controls(text, &mut out);
+        return out;
+    }
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    // One table lookup per character, shared by every check below.
+    let cats: Vec<GeneralCategory> = chars.iter().map(|&(_, c)| category(c)).collect();
+    let end_of = |i: usize| chars.get(i).map_or(text.len(), |&(p, _)| p);
+    tags(&chars, &end_of, &mut out);
+    variation_selectors(&chars, &end_of, &mut out);
+    invisibles(text, &chars, &end_of, &mut out);
+    bidi(&chars, &end_of, &mut out);
+    words(text, &chars, &cats, &end_of, &mut out);
+    marks(&chars, &cats, &end_of, &mut out);
+    categories(&chars, &cats, &end_of, &mut out);
+    out.findings
+        .sort_by_key(|f| (f.span.start, f.span.end, f.technique));
+    out
+}
+
+/// Groups findings into one threat per technique.
+pub(crate) fn threats(scan: &Scan) -> Vec<Threat> {
+    let mut by_technique: std::collections::BTreeMap<Technique, Vec<Span>> = Default::default();
+    for f in &scan.findings {
+        by_technique.entry(f.technique).or_default().push(f.span);
+    }
+    by_technique
+        .into_iter()
+        .map(|(technique, mut spans)| {
+            spans.sort();
+            spans.dedup();
+            let evidence = match scan.hidden.iter().find(|h| h.technique == technique) {
+                Some(h) => format!("hidden text: {}", h.text),
+                None => format!("{} occurrence(s)", spans.len()),
+            };
+            spans.truncate(32);
+            let mut t = Threat::new(
+                ThreatKind::UnicodeAttack,
+                technique.severity(),
+                technique.confidence(),
+                technique.rule(),
+            )
+            .with_message(technique.message())
+            .with_evidence(&evidence)
+            .with_technique(TECHNIQUE_ID);
+            t.spans = spans;
+            t
+        })
+        .collect()
+}
+
+fn category(c: char) -> GeneralCategory {
+    if c.is_ascii() {
+        if c.is_ascii_alphabetic() {
+            GeneralCategory::LowercaseLetter
+        } else if c.is_ascii_digit() {
+            GeneralCategory::DecimalNumber
+        } else if c.is_ascii_control() {
+            GeneralCategory::Control
+        } else {
+            GeneralCategory::OtherPunctuation
+        }
+    } else {
+        c.general_category()
+    }
+}
+
+fn is_mark_category(cat: GeneralCategory) -> bool {
+    matches!(
+        cat,
+        GeneralCategory::NonspacingMark
+            | GeneralCategory::EnclosingMark
+            | GeneralCategory::SpacingMark
+    )
+}
+
+fn is_alnum_category(cat: GeneralCategory) -> bool {
+    matches!(
+        cat,
+        GeneralCategory::UppercaseLetter
+            | GeneralCategory::LowercaseLetter
+            | GeneralCategory::TitlecaseLetter
+            | GeneralCategory::ModifierLetter
+            | GeneralCategory::OtherLetter
+            | GeneralCategory::DecimalNumber
+            | GeneralCategory::LetterNumber
+            | GeneralCategory::OtherNumber
+    )
+}
+
+/// Latin letters, by block (cheaper than a script table lookup on every character).
+pub(crate) fn is_latin(c: char) -> bool {
+    c.is_ascii_alphabetic()
+        || (matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' | '\u{2C60}'..='\u{2C7F}'
+            | '\u{A720}'..='\u{A7FF}' | '\u{AB30}'..='\u{AB6F}')
+            && c != '\u{00D7}'
+            && c != '\u{00F7}')
+}
+
+/// Letters of scripts with many Latin look-alikes: Cyrillic, Greek, Armenian, Cherokee, Coptic.
+pub(crate) fn is_confusable_script(c: char) -> bool {
+    matches!(c, '\u{0370}'..='\u{03FF}' | '\u{0400}'..='\u{052F}' | '\u{0530}'..='\u{058F}'
+        | '\u{13A0}'..='\u{13FF}' | '\u{1C80}'..='\u{1C8F}' | '\u{1F00}'..='\u{1FFF}'
+        | '\u{2C80}'..='\u{2CFF}' | '\u{2DE0}'..='\u{2DFF}' | '\u{A640}'..='\u{A69F}'
+        | '\u{AB70}'..='\u{ABBF}' | '\u{FB13}'..='\u{FB17}')
+}
+
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{1100}'..='\u{11FF}' | '\u{3040}'..='\u{30FF}' | '\u{3130}'..='\u{318F}'
+        | '\u{31F0}'..='\u{31FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}'
+        | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF66}'..='\u{FF9F}'
+        | '\u{20000}'..='\u{3FFFF}')
+}
+
+fn push(out: &mut Scan, technique: Technique, start: usize, end: usize, fix: Fix) {
+    out.findings.push(Finding {
+        technique,
+        span: Span::new(start, end),
+        fix,
+    });
+}
+
+fn is_tag(c: char) -> bool {
+    ('\u{E0000}'..='\u{E007F}').contains(&c)
+}
+
+fn is_variation_selector(c: char) -> bool {
+    matches!(c, '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+fn tags(chars: &[(usize, char)], end_of: &dyn Fn(usize) -> usize, out: &mut Scan) {
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_tag(chars[i].1) {
+            i += 1;
             continue;
         }
-        if let Some(start) = run.take()
-            && prev.is_some_and(char::is_alphanumeric)
-            && c.is_alphanumeric()
-        {
-            spans.push(Span::new(start, pos));
+        let start = i;
+        while i < chars.len() && is_tag(chars[i].1) {
+            i += 1;
         }
-        prev = Some(c);
+        let run = &chars[start..i];
+        // An emoji subdivision flag (🏴 + lower-case letters/digits + CANCEL TAG) is legitimate.
+        let flag = start > 0
+            && chars[start - 1].1 == '\u{1F3F4}'
+            && run.len() <= 8
+            && run.last().is_some_and(|&(_, c)| c == '\u{E007F}')
+            && run[..run.len() - 1]
+                .iter()
+                .all(|&(_, c)| matches!(c, '\u{E0030}'..='\u{E0039}' | '\u{E0061}'..='\u{E007A}'));
+        if flag {
+            continue;
+        }
+        let (s, e) = (run[0].0, end_of(i));
+        let hidden: String = run
+            .iter()
+            .filter_map(|&(_, c)| {
+                u8::try_from(c as u32 - 0xE0000)
+                    .ok()
+                    .filter(|b| (0x20..0x7F).contains(b))
+            })
+            .map(char::from)
+            .collect();
+        push(out, Technique::TagSmuggling, s, e, Fix::Remove);
+        if !hidden.is_empty() {
+            out.hidden.push(Hidden {
+                technique: Technique::TagSmuggling,
+                span: Span::new(s, e),
+                text: hidden,
+            });
+        }
     }
-    // A soft hyphen alone inside a long word is ordinary typography; flag it only when other
-    // splitters are present or it is used repeatedly.
-    let only_soft_hyphens = spans
-        .iter()
-        .all(|s| text[s.start..s.end].chars().all(|c| c == '\u{00AD}'));
-    if spans.is_empty() || (only_soft_hyphens && spans.len() < 3) {
-        return;
+}
+
+fn variation_selectors(chars: &[(usize, char)], end_of: &dyn Fn(usize) -> usize, out: &mut Scan) {
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_variation_selector(chars[i].1) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && is_variation_selector(chars[i].1) {
+            i += 1;
+        }
+        // One selector after a base is how emoji (VS15/VS16) and ideographic variants work;
+        // a run of them is an encoding.
+        if i - start < 2 {
+            continue;
+        }
+        let (s, e) = (chars[start].0, end_of(i));
+        push(
+            out,
+            Technique::VariationSelectorSmuggling,
+            s,
+            e,
+            Fix::Remove,
+        );
+        let bytes: Vec<u8> = chars[start..i]
+            .iter()
+            .map(|&(_, c)| match c {
+                '\u{FE00}'..='\u{FE0F}' => (c as u32 - 0xFE00) as u8,
+                _ => (c as u32 - 0xE0100 + 16) as u8,
+            })
+            .collect();
+        if let Ok(text) = String::from_utf8(bytes) {
+            let printable = text.chars().filter(|c| !c.is_control()).count();
+            if printable * 2 >= text.chars().count() && printable > 0 {
+                out.hidden.push(Hidden {
+                    technique: Technique::VariationSelectorSmuggling,
+                    span: Span::new(s, e),
+                    text,
+                });
+            }
+        }
     }
-    let mut t = Threat::new(
-        ThreatKind::UnicodeAttack,
-        Severity::Medium,
-        0.6,
-        "unicode.invisible_in_word",
+}
+
+/// Characters that render as nothing (besides tags, selectors and bidi controls, which have
+/// their own checks).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}'
+        | '\u{206A}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}'
+        | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}')
+}
+
+/// Fillers that render as blank space while counting as letters.
+fn is_filler(c: char) -> bool {
+    matches!(
+        c,
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' | '\u{2800}'
     )
-    .with_message("Invisible characters split words, a common way to slip past filters.")
-    .with_evidence(&format!("{} invisible split(s)", spans.len()))
-    .with_technique(TECHNIQUE);
-    t.spans = spans;
-    out.push(t);
+}
+
+/// Scripts written without spaces, where U+200B marks word breaks legitimately.
+fn uses_zwsp(c: char) -> bool {
+    matches!(
+        c.script(),
+        Script::Thai
+            | Script::Lao
+            | Script::Khmer
+            | Script::Myanmar
+            | Script::Tibetan
+            | Script::Han
+            | Script::Hiragana
+            | Script::Katakana
+            | Script::Javanese
+            | Script::Balinese
+    )
+}
+
+fn invisibles(
+    text: &str,
+    chars: &[(usize, char)],
+    end_of: &dyn Fn(usize) -> usize,
+    out: &mut Scan,
+) {
+    let has_braille = text.chars().any(|c| matches!(c, '\u{2801}'..='\u{28FF}'));
+    let is_hangul_jamo = |c: char| matches!(c, '\u{1100}'..='\u{11FF}' | '\u{A960}'..='\u{A97F}' | '\u{D7B0}'..='\u{D7FF}');
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_invisible(chars[i].1) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && is_invisible(chars[i].1) {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        let (s, e) = (run[0].0, end_of(i));
+        let prev = start.checked_sub(1).map(|p| chars[p].1);
+        let next = chars.get(i).map(|&(_, c)| c);
+        let both_alnum =
+            prev.is_some_and(char::is_alphanumeric) && next.is_some_and(char::is_alphanumeric);
+        let both_ascii = prev.is_some_and(|c| c.is_ascii_alphanumeric())
+            && next.is_some_and(|c| c.is_ascii_alphanumeric());
+        let splits = run.iter().all(|&(_, c)| match c {
+            // Joiners and direction marks belong to Persian, Indic and RTL orthography; only
+            // flag them between ASCII letters, where they have no use.
+            '\u{200C}'..='\u{200F}' | '\u{034F}' => both_ascii,
+            '\u{200B}' => {
+                both_alnum && !prev.is_some_and(uses_zwsp) && !next.is_some_and(uses_zwsp)
+            }
+            '\u{00AD}' => both_alnum,
+            c if is_filler(c) => false,
+            _ => both_alnum,
+        });
+        let only_soft_hyphens = run.iter().all(|&(_, c)| c == '\u{00AD}');
+        if splits && !only_soft_hyphens {
+            push(out, Technique::InvisibleInWord, s, e, Fix::Remove);
+            continue;
+        }
+        if splits && only_soft_hyphens {
+            // Soft hyphens are ordinary hyphenation hints; they are collected below and only
+            // flagged when used heavily.
+            continue;
+        }
+        let fillers = run.iter().filter(|&&(_, c)| is_filler(c)).count();
+        let legit_filler = run.iter().all(|&(_, c)| match c {
+            '\u{2800}' => has_braille,
+            '\u{115F}' | '\u{1160}' => {
+                prev.is_some_and(is_hangul_jamo) || next.is_some_and(is_hangul_jamo)
+            }
+            _ => true,
+        });
+        let emoji_joiner = run.len() == 1 && matches!(run[0].1, '\u{200C}' | '\u{200D}');
+        if (run.len() >= 3 && !emoji_joiner) || (fillers > 0 && !legit_filler) {
+            push(out, Technique::InvisiblePadding, s, e, Fix::Remove);
+        }
+    }
+    // Soft hyphens inside words: flagged only when there are three or more splits.
+    let soft: Vec<(usize, usize)> = chars
+        .iter()
+        .enumerate()
+        .filter(|&(k, &(_, c))| {
+            c == '\u{00AD}'
+                && k > 0
+                && chars[k - 1].1.is_alphanumeric()
+                && chars.get(k + 1).is_some_and(|&(_, n)| n.is_alphanumeric())
+        })
+        .map(|(k, &(p, _))| (p, end_of(k + 1)))
+        .collect();
+    if soft.len() >= 3 {
+        for (s, e) in soft {
+            push(out, Technique::InvisibleInWord, s, e, Fix::Remove);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bidi {
+    Embedding,
+    Override,
+    Isolate,
+}
+
+fn bidi(chars: &[(usize, char)], end_of: &dyn Fn(usize) -> usize, out: &mut Scan) {
+    let mut stack: Vec<(usize, Bidi)> = Vec::new();
+    let mut flagged: Vec<usize> = Vec::new();
+    // Controls of the current paragraph, and whether it holds an override: an override has no
+    // use but reordering what people see, so every control around it is suspect too.
+    let mut paragraph: Vec<usize> = Vec::new();
+    let mut has_override = false;
+    let end_paragraph = |stack: &mut Vec<(usize, Bidi)>,
+                         paragraph: &mut Vec<usize>,
+                         has_override: &mut bool,
+                         flagged: &mut Vec<usize>| {
+        flagged.extend(stack.drain(..).map(|(open, _)| open));
+        if *has_override {
+            flagged.append(paragraph);
+        }
+        paragraph.clear();
+        *has_override = false;
+    };
+    for (k, &(_, c)) in chars.iter().enumerate() {
+        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+            paragraph.push(k);
+        }
+        match c {
+            '\u{202A}' | '\u{202B}' => stack.push((k, Bidi::Embedding)),
+            '\u{202D}' | '\u{202E}' => {
+                has_override = true;
+                stack.push((k, Bidi::Override));
+            }
+            '\u{2066}'..='\u{2068}' => stack.push((k, Bidi::Isolate)),
+            '\u{202C}' => match stack.last() {
+                Some(&(_, kind)) if kind != Bidi::Isolate => {
+                    stack.pop();
+                }
+                _ => flagged.push(k),
+            },
+            '\u{2069}' => {
+                if stack.iter().any(|&(_, kind)| kind == Bidi::Isolate) {
+                    while let Some((open, kind)) = stack.pop() {
+                        if kind == Bidi::Isolate {
+                            break;
+                        }
+                        flagged.push(open);
+                    }
+                } else {
+                    flagged.push(k);
+                }
+            }
+            '\n' | '\r' | '\u{2029}' | '\u{1C}'..='\u{1E}' | '\u{85}' => {
+                end_paragraph(&mut stack, &mut paragraph, &mut has_override, &mut flagged);
+            }
+            _ => {}
+        }
+    }
+    end_paragraph(&mut stack, &mut paragraph, &mut has_override, &mut flagged);
+    flagged.sort_unstable();
+    flagged.dedup();
+    for k in flagged {
+        push(
+            out,
+            Technique::BidiControl,
+            chars[k].0,
+            end_of(k + 1),
+            Fix::Remove,
+        );
+    }
+}
+
+/// The single ASCII letter a character is confusable with (UTS #39 skeleton), if any.
+pub(crate) fn latin_lookalike(c: char) -> Option<char> {
+    if c.is_ascii() {
+        return None;
+    }
+    let mut buf = [0u8; 4];
+    let mut skeleton = unicode_security::skeleton(c.encode_utf8(&mut buf));
+    let first = skeleton.next()?;
+    (skeleton.next().is_none() && first.is_ascii_alphabetic()).then_some(first)
+}
+
+/// The ASCII letter or digit a fullwidth, mathematical or enclosed character stands for.
+pub(crate) fn fold_compatibility(c: char) -> Option<char> {
+    let offset = |base: char, first: char| char::from_u32(first as u32 + (c as u32 - base as u32));
+    match c {
+        '\u{FF21}'..='\u{FF3A}' => offset('\u{FF21}', 'A'),
+        '\u{FF41}'..='\u{FF5A}' => offset('\u{FF41}', 'a'),
+        '\u{FF10}'..='\u{FF19}' => offset('\u{FF10}', '0'),
+        '\u{24B6}'..='\u{24CF}' => offset('\u{24B6}', 'A'),
+        '\u{24D0}'..='\u{24E9}' => offset('\u{24D0}', 'a'),
+        '\u{249C}'..='\u{24B5}' => offset('\u{249C}', 'a'),
+        '\u{1F130}'..='\u{1F149}' => offset('\u{1F130}', 'A'),
+        '\u{1F150}'..='\u{1F169}' => offset('\u{1F150}', 'A'),
+        '\u{1F170}'..='\u{1F189}' => offset('\u{1F170}', 'A'),
+        '\u{1D400}'..='\u{1D7FF}' => {
+            let mut folded = std::iter::once(c).nfkc();
+            let first = folded.next()?;
+            (folded.next().is_none() && first.is_ascii_alphanumeric()).then_some(first)
+        }
+        _ => None,
+    }
+}
+
+fn is_fullwidth(c: char) -> bool {
+    matches!(c, '\u{FF01}'..='\u{FF5E}')
+}
+
+fn words(
+    text: &str,
+    chars: &[(usize, char)],
+    cats: &[GeneralCategory],
+    end_of: &dyn Fn(usize) -> usize,
+    out: &mut Scan,
+) {
+    let cjk = chars.iter().any(|&(_, c)| is_cjk(c));
+    let is_word = |k: usize| {
+        (is_alnum_category(cats[k])
+            || is_mark_category(cats[k])
+            || fold_compatibility(chars[k].1).is_some())
+            && !is_variation_selector(chars[k].1)
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_word(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && is_word(i) {
+            i += 1;
+        }
+        let word = &chars[start..i];
+        let (s, e) = (word[0].0, end_of(i));
+        if word.iter().all(|&(_, c)| c.is_ascii()) {
+            continue;
+        }
+        // Mixed scripts: Latin letters next to letters of another script that look Latin.
+        let has_latin = word.iter().any(|&(_, c)| is_latin(c));
+        let lookalikes = has_latin
+            && word
+                .iter()
+                .any(|&(_, c)| is_confusable_script(c) && latin_lookalike(c).is_some());
+        if lookalikes {
+            let replaced: String = text[s..e]
+                .chars()
+                .map(|c| {
+                    if is_confusable_script(c) {
+                        latin_lookalike(c).unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            let fix = if replaced == text[s..e] {
+                Fix::Keep
+            } else {
+                Fix::Replace(replaced)
+            };
+            push(out, Technique::MixedScriptWord, s, e, fix);
+        }
+        // Compatibility letters spelling text: runs of three or more letters inside the word.
+        // Fullwidth forms are ordinary in Chinese, Japanese and Korean text.
+        let counts = |c: char| fold_compatibility(c).is_some() && !(cjk && is_fullwidth(c));
+        let mut k = 0;
+        while k < word.len() {
+            if !counts(word[k].1) {
+                k += 1;
+                continue;
+            }
+            let run_start = k;
+            while k < word.len() && counts(word[k].1) {
+                k += 1;
+            }
+            let letters = word[run_start..k]
+                .iter()
+                .filter(|&&(_, c)| fold_compatibility(c).is_some_and(|a| a.is_ascii_alphabetic()))
+                .count();
+            if letters >= 3 {
+                let rs = word[run_start].0;
+                let re = end_of(start + k);
+                let folded: String = text[rs..re]
+                    .chars()
+                    .filter_map(fold_compatibility)
+                    .collect();
+                push(
+                    out,
+                    Technique::CompatibilityLetters,
+                    rs,
+                    re,
+                    Fix::Replace(folded),
+                );
+            }
+        }
+    }
+}
+
+/// Zalgo: more than four combining marks on one base. Keeps the first two.
+fn marks(
+    chars: &[(usize, char)],
+    cats: &[GeneralCategory],
+    end_of: &dyn Fn(usize) -> usize,
+    out: &mut Scan,
+) {
+    let stackable = |k: usize| {
+        matches!(
+            cats[k],
+            GeneralCategory::NonspacingMark | GeneralCategory::EnclosingMark
+        ) && !is_variation_selector(chars[k].1)
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        if !stackable(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && stackable(i) {
+            i += 1;
+        }
+        if i - start >= 5 {
+            push(
+                out,
+                Technique::ExcessiveMarks,
+                chars[start + 2].0,
+                end_of(i),
+                Fix::Remove,
+            );
+        }
+    }
+}
+
+fn categories(
+    chars: &[(usize, char)],
+    cats: &[GeneralCategory],
+    end_of: &dyn Fn(usize) -> usize,
+    out: &mut Scan,
+) {
+    for (k, &(p, c)) in chars.iter().enumerate() {
+        let technique = match cats[k] {
+            GeneralCategory::PrivateUse => Technique::PrivateUse,
+            GeneralCategory::Unassigned if !is_tag(c) => Technique::Unassigned,
+            GeneralCategory::Control if !matches!(c, '\t' | '\n' | '\r') => {
+                Technique::ControlCharacter
+            }
+            _ => continue,
+        };
+        push(out, technique, p, end_of(k + 1), Fix::Remove);
+    }
+}
+
+fn ascii_controls(text: &str, out: &mut Scan) {
+    for (p, b) in text.bytes().enumerate() {
+        if (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F {
+            push(out, Technique::ControlCharacter, p, p + 1, Fix::Remove);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rules(text: &str) -> Vec<String> {
-        scan(text).into_iter().map(|t| t.rule).collect()
-    }
-
     #[test]
-    fn decodes_tag_characters() {
-        let hidden: String = "hi"
-            .chars()
-            .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
-            .collect();
-        let threats = scan(&format!("hello{hidden}"));
-        assert_eq!(threats[0].rule, "unicode.tag_smuggling");
-        assert_eq!(threats[0].evidence, "hidden text: hi");
-        assert_eq!(threats[0].spans, vec![Span::new(5, 13)]);
-    }
-
-    #[test]
-    fn flags_splits_but_not_joiners_in_legitimate_text() {
-        assert_eq!(rules("ig\u{200B}nore"), vec!["unicode.invisible_in_word"]);
-        assert!(rules("👩\u{200D}💻 ❤\u{FE0F}").is_empty());
-        assert!(rules("می\u{200C}خواهم").is_empty());
-        assert!(rules("क्\u{200D}ष").is_empty());
-        assert!(rules("hyphen\u{00AD}ation").is_empty());
-        assert_eq!(rules("a\u{202E}b"), vec!["unicode.bidi_control"]);
+    fn compatibility_folding() {
+        assert_eq!(fold_compatibility('Ａ'), Some('A'));
+        assert_eq!(fold_compatibility('ⓩ'), Some('z'));
+        assert_eq!(fold_compatibility('𝐢'), Some('i'));
+        assert_eq!(fold_compatibility('🅰'), Some('A'));
+        assert_eq!(fold_compatibility('a'), None);
+        assert_eq!(latin_lookalike('а'), Some('a'));
+        assert_eq!(latin_lookalike('ж'), None);
     }
 }

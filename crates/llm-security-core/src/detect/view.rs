@@ -5,6 +5,9 @@
 //! break, else to one space). Every view byte remembers the original byte where its character
 //! started, so a match in the view maps back to a span of the original.
 
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+
+use super::unicode::{fold_compatibility, is_confusable_script, is_latin, latin_lookalike};
 use crate::threat::Span;
 
 /// Format and invisible characters that carry no visible text and are dropped from the view.
@@ -15,6 +18,41 @@ pub(crate) fn is_invisible(c: char) -> bool {
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
         | '\u{FEFF}' | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
         | '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// Byte ranges of words that mix Latin letters with Latin look-alikes of another script.
+fn mixed_script_words(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut latin = false;
+    let mut other = false;
+    for (pos, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        // Only letters that can take part in a Latin look-alike need a table-free test here.
+        if is_latin(c)
+            || is_confusable_script(c)
+            || c.is_ascii_digit()
+            || (start.is_some() && is_combining_mark(c))
+        {
+            start.get_or_insert(pos);
+            latin |= is_latin(c);
+            other |= is_confusable_script(c);
+        } else if let Some(s) = start.take() {
+            if latin
+                && other
+                && text[s..pos]
+                    .chars()
+                    .any(|c| is_confusable_script(c) && latin_lookalike(c).is_some())
+            {
+                out.push((s, pos));
+            }
+            latin = false;
+            other = false;
+        }
+    }
+    out
 }
 
 /// The normalized text and its offset map.
@@ -29,45 +67,100 @@ pub(crate) struct View<'a> {
 impl<'a> View<'a> {
     /// Builds the normalized view of `original`, which must be shorter than 4 GiB (the engine
     /// refuses longer inputs before it gets here).
+    ///
+    /// Beyond case, whitespace and invisible characters, non-ASCII text is folded towards the
+    /// Latin letters an attacker disguised: fullwidth, mathematical and enclosed letters become
+    /// ASCII, diacritics and stacked marks on Latin letters are dropped, compatibility forms
+    /// (ligatures) are decomposed, and inside a word that mixes Latin with look-alike letters of
+    /// another script those letters become their Latin look-alikes. Words written in one script
+    /// are left in that script.
     pub(crate) fn normalized(original: &'a str) -> Self {
-        let mut text = String::with_capacity(original.len());
-        let mut starts = Vec::with_capacity(original.len());
+        let mut view = Self {
+            original,
+            text: String::with_capacity(original.len()),
+            starts: Vec::with_capacity(original.len()),
+        };
+        let mixed = if original.is_ascii() {
+            Vec::new()
+        } else {
+            mixed_script_words(original)
+        };
+        let mut mixed_iter = mixed.iter().peekable();
         let mut pending_space: Option<(u32, bool)> = None;
+        let mut last_ascii = false;
         for (pos, c) in original.char_indices() {
-            let pos = pos as u32;
+            let at = pos as u32;
             if c.is_whitespace() {
                 let newline = c == '\n' || c == '\r';
                 pending_space = Some(match pending_space {
                     Some((start, nl)) => (start, nl || newline),
-                    None => (pos, newline),
+                    None => (at, newline),
                 });
                 continue;
             }
             if is_invisible(c) {
                 continue;
             }
+            if !c.is_ascii() && last_ascii && is_combining_mark(c) {
+                continue; // diacritics and Zalgo stacks on Latin letters
+            }
             if let Some((start, newline)) = pending_space.take()
-                && !text.is_empty()
+                && !view.text.is_empty()
             {
-                text.push(if newline { '\n' } else { ' ' });
-                starts.push(start);
+                view.push(if newline { '\n' } else { ' ' }, start);
             }
             if c.is_ascii() {
-                text.push(c.to_ascii_lowercase());
-                starts.push(pos);
-            } else {
-                for lc in c.to_lowercase() {
-                    let before = text.len();
-                    text.push(lc);
-                    starts.extend(std::iter::repeat_n(pos, text.len() - before));
-                }
+                view.push(c.to_ascii_lowercase(), at);
+                last_ascii = true;
+                continue;
             }
+            while mixed_iter.peek().is_some_and(|&&(_, e)| e <= pos) {
+                mixed_iter.next();
+            }
+            let in_mixed = mixed_iter.peek().is_some_and(|&&(s, _)| s <= pos);
+            last_ascii = view.fold(c, at, in_mixed);
         }
-        Self {
-            original,
-            text,
-            starts,
+        view
+    }
+
+    fn push(&mut self, c: char, at: u32) {
+        let before = self.text.len();
+        self.text.push(c);
+        self.starts
+            .extend(std::iter::repeat_n(at, self.text.len() - before));
+    }
+
+    /// Appends the folded form of the non-ASCII `c`; returns whether it became ASCII.
+    fn fold(&mut self, c: char, at: u32, in_mixed_word: bool) -> bool {
+        if let Some(a) = fold_compatibility(c) {
+            self.push(a.to_ascii_lowercase(), at);
+            return true;
         }
+        if in_mixed_word && let Some(a) = latin_lookalike(c) {
+            self.push(a.to_ascii_lowercase(), at);
+            return true;
+        }
+        // Compatibility decomposition: accents split off, ligatures and superscripts spelled out.
+        let mut parts = ['\0'; 8];
+        let mut n = 0;
+        decompose_compatible(c, |d| {
+            if n < parts.len() {
+                parts[n] = d;
+            }
+            n += 1;
+        });
+        let parts = &parts[..n.min(parts.len())];
+        let kept = || parts.iter().copied().filter(|&d| !is_combining_mark(d));
+        if n <= 8 && parts != [c] && kept().next().is_some() && kept().all(|d| d.is_ascii()) {
+            for d in kept() {
+                self.push(d.to_ascii_lowercase(), at);
+            }
+            return true;
+        }
+        for l in c.to_lowercase() {
+            self.push(l, at);
+        }
+        false
     }
 
     /// The normalized text.
@@ -103,6 +196,12 @@ mod tests {
         assert_eq!(&original[span.start..span.end], "all\n\n PREVIOUS");
         let whole = view.to_original(0, 6);
         assert_eq!(&original[whole.start..whole.end], "Ig\u{200B}NORE");
+    }
+
+    #[test]
+    fn folds_disguised_latin_but_keeps_single_script_words() {
+        let view = View::normalized("Ｉｇｎｏｒｅ ïgnörë i\u{0338}\u{0336}g 𝐚𝐥𝐥 pаypal Москва ﬁle");
+        assert_eq!(view.text(), "ignore ignore ig all paypal москва file");
     }
 
     #[test]
