@@ -19,6 +19,10 @@ pub(crate) struct CheckArgs {
     /// Print the analysis as JSON (`is_secure`, `confidence`, `score`, `threats`, `analysis_time_ms`).
     #[arg(long)]
     json: bool,
+    /// Print the text with every finding replaced by a typed placeholder instead of a verdict
+    /// (the exit code still tells the verdict).
+    #[arg(long, conflicts_with = "json")]
+    redact: bool,
     /// Also append the security event to this JSON Lines file.
     #[arg(long, env = "LLM_SECURITY_EVENTS", value_name = "FILE")]
     events: Option<PathBuf>,
@@ -50,6 +54,8 @@ pub(crate) fn run(args: &CheckArgs, direction: Direction) -> anyhow::Result<Exit
     if args.json {
         serde_json::to_writer(&mut out, &analysis)?;
         writeln!(out)?;
+    } else if args.redact {
+        writeln!(out, "{}", analysis.redact(&text))?;
     } else {
         print_human(&mut out, &analysis)?;
     }

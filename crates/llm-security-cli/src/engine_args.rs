@@ -21,6 +21,10 @@ pub(crate) struct EngineArgs {
     /// Longest text accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_input_bytes: Option<usize>,
+    /// A domain that links and images in model output may point to (repeatable; subdomains
+    /// included).
+    #[arg(long = "allow-domain", value_name = "DOMAIN")]
+    allowed_domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -54,6 +58,12 @@ impl EngineArgs {
         }
         if let Some(max) = self.max_input_bytes {
             config = config.with_max_input_bytes(max);
+        }
+        if !self.allowed_domains.is_empty() {
+            config
+                .output
+                .allowed_domains
+                .extend(self.allowed_domains.iter().cloned());
         }
         Ok(config)
     }

@@ -273,6 +273,37 @@ fn scan_skips_overlong_lines_with_bounded_memory() {
 }
 
 #[test]
+fn validate_redacts_and_honours_allowed_domains() {
+    let o = run(
+        &[
+            "validate",
+            "--redact",
+            "key AKIAZ7Q3MEXAMPLE4RTY, mail jane@acme-corp.io",
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "key [REDACTED:secret:aws], mail [REDACTED:pii:email]\n"
+    );
+    let image = "![x](https://img.acme-corp.io/p.png?d=c2VjcmV0LXRva2VuLTEyMzQ1Njc4)";
+    assert_eq!(code(&run(&["validate", image], None)), 1);
+    assert_eq!(
+        code(&run(
+            &["validate", "--allow-domain", "acme-corp.io", image],
+            None
+        )),
+        0
+    );
+    let v: Value = serde_json::from_slice(
+        &run(&["validate", "--json", "see AKIAZ7Q3MEXAMPLE4RTY"], None).stdout,
+    )
+    .unwrap();
+    assert_eq!(v["redacted"], "see [REDACTED:secret:aws]");
+}
+
+#[test]
 fn sanitize_prints_clean_text_and_reports_changes() {
     let o = run(&["sanitize", "ig\u{200B}nore"], None);
     assert_eq!(code(&o), 1);

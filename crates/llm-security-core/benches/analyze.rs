@@ -46,10 +46,30 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    let answer = "To connect, set DATABASE_URL in your environment and run `cargo run`. The service \
+        listens on port 8080; see https://docs.rs/sqlx for the pool options. Contact ops@acme-corp.io \
+        if the migration fails. Example:\n```rust\nlet pool = PgPool::connect(&url).await?;\n```\n";
+    let mut output_kb = String::new();
+    while output_kb.len() + answer.len() <= 1024 {
+        output_kb.push_str(answer);
+    }
     let mut group = c.benchmark_group("validate");
     group.throughput(Throughput::Bytes(kb.len() as u64));
     group.bench_function("1kb", |b| {
         b.iter(|| engine.validate(black_box(&kb)).unwrap())
+    });
+    group.throughput(Throughput::Bytes(output_kb.len() as u64));
+    group.bench_function("1kb_markdown_answer", |b| {
+        b.iter(|| engine.validate(black_box(&output_kb)).unwrap())
+    });
+    group.bench_function("1kb_streamed_in_16_byte_chunks", |b| {
+        b.iter(|| {
+            let mut stream = engine.output_stream();
+            for chunk in output_kb.as_bytes().chunks(16) {
+                stream.push_bytes(black_box(chunk)).unwrap();
+            }
+            stream.finish().unwrap()
+        })
     });
     group.finish();
     let mut group = c.benchmark_group("sanitize");

@@ -14,7 +14,8 @@ use crate::threat::{Severity, Threat};
 ///
 /// Serialized (for example by `llm-security analyze --json`) as
 /// `{"is_secure": bool, "confidence": f32, "score": f32, "direction": "input"|"output",
-/// "threats": [Threat...], "analysis_time_ms": f64}`.
+/// "threats": [Threat...], "analysis_time_ms": f64, "redacted"?: string}` (`redacted` for model
+/// output only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
     is_secure: bool,
@@ -24,7 +25,13 @@ pub struct Analysis {
     threats: Vec<Threat>,
     #[serde(rename = "analysis_time_ms", with = "duration_ms")]
     analysis_time: Duration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redacted: Option<String>,
 }
+
+/// What [`SecurityEngine::validate_output`](crate::SecurityEngine::validate_output) returns: an
+/// [`Analysis`] of model output, which also carries the [redacted](Analysis::redacted) output.
+pub type ValidationResult = Analysis;
 
 impl Analysis {
     /// Builds an analysis from its parts; the verdict is `score < threshold`.
@@ -51,7 +58,14 @@ impl Analysis {
             direction,
             threats,
             analysis_time,
+            redacted: None,
         }
+    }
+
+    /// Keeps the redacted form of `text` (done for model output).
+    pub(crate) fn with_redacted_text(mut self, text: &str) -> Self {
+        self.redacted = Some(redact(text, &self.threats));
+        self
     }
 
     /// `true` when no finding reached the threshold.
@@ -93,9 +107,15 @@ impl Analysis {
         self.analysis_time
     }
 
-    /// `text` (the text this analysis was made of) with every finding replaced by
-    /// `[REDACTED:<kind>]`, everything else byte for byte.
-    pub fn redacted(&self, text: &str) -> String {
+    /// For model output: the output with every finding replaced by a typed placeholder such as
+    /// `[REDACTED:secret:aws]`, everything else byte for byte. `None` for input analyses.
+    pub fn redacted(&self) -> Option<&str> {
+        self.redacted.as_deref()
+    }
+
+    /// `text` (the text this analysis was made of) with every finding replaced by a typed
+    /// placeholder, everything else byte for byte. See [`redact`].
+    pub fn redact(&self, text: &str) -> String {
         redact(text, &self.threats)
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::event::EventType;
+use crate::output::{OutputConfig, PiiConfig};
 
 /// How eagerly the engine calls a text insecure.
 ///
@@ -139,6 +140,8 @@ pub struct SecurityConfig {
     pub events: EventFilter,
     /// How much of the text an event carries. See [`CapturePolicy`] before choosing `full`.
     pub capture: CapturePolicy,
+    /// What output validation checks, and which domains links may point to.
+    pub output: OutputConfig,
 }
 
 impl Default for SecurityConfig {
@@ -153,6 +156,7 @@ impl Default for SecurityConfig {
             max_input_bytes: Self::DEFAULT_MAX_INPUT_BYTES,
             events: EventFilter::all(),
             capture: CapturePolicy::Redacted,
+            output: OutputConfig::default(),
         }
     }
 }
@@ -219,6 +223,30 @@ impl SecurityConfig {
     /// Chooses how much text events carry.
     pub fn with_capture(mut self, capture: CapturePolicy) -> Self {
         self.capture = capture;
+        self
+    }
+
+    /// Sets the domains that links and images in model output may point to (subdomains
+    /// included); everything else counts as outside for exfiltration checks.
+    pub fn with_allowed_domains<I, S>(mut self, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.output.allowed_domains = domains.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Chooses which personal data output validation reports.
+    pub fn with_pii(mut self, pii: PiiConfig) -> Self {
+        self.output.pii = pii;
+        self
+    }
+
+    /// Sets the secret that signs canary tokens, so that several engines recognize each
+    /// other's canaries.
+    pub fn with_canary_secret(mut self, secret: impl Into<String>) -> Self {
+        self.output.canary_secret = Some(secret.into());
         self
     }
 

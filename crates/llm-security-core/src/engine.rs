@@ -3,11 +3,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::analysis::Analysis;
+use crate::analysis::{Analysis, ValidationResult};
 use crate::config::SecurityConfig;
-use crate::detect::Detectors;
+use crate::detect::{Detectors, Extra};
 use crate::error::{Error, ErrorKind};
 use crate::event::{AnalysisContext, Direction, SecurityEvent};
+use crate::output::stream::OutputStream;
+use crate::output::{CanaryKey, OutputContext};
 use crate::pipeline::Pipeline;
 use crate::sanitize::Sanitized;
 
@@ -36,6 +38,7 @@ struct Inner {
     config: SecurityConfig,
     detectors: Arc<Detectors>,
     pipeline: Option<Pipeline>,
+    canary: CanaryKey,
 }
 
 impl Default for SecurityEngine {
@@ -71,11 +74,13 @@ impl SecurityEngine {
             return Err(Error::config("max_input_bytes must be below 4 GiB"));
         }
         let detectors = Detectors::builtin()?;
+        let canary = CanaryKey::new(config.output.canary_secret.as_deref());
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 detectors,
                 pipeline: None,
+                canary,
             }),
         })
     }
@@ -83,13 +88,17 @@ impl SecurityEngine {
     /// Returns this engine with events going to `pipeline`.
     pub fn with_pipeline(self, pipeline: Pipeline) -> Self {
         let Inner {
-            config, detectors, ..
+            config,
+            detectors,
+            canary,
+            ..
         } = Arc::unwrap_or_clone(self.inner);
         Self {
             inner: Arc::new(Inner {
                 config,
                 detectors,
                 pipeline: Some(pipeline),
+                canary,
             }),
         }
     }
@@ -107,12 +116,40 @@ impl SecurityEngine {
     /// Analyzes text going into a model, without emitting an event. For callers without an
     /// async runtime.
     pub fn analyze(&self, input: &str) -> Result<Analysis, Error> {
-        self.run(input, Direction::Input)
+        self.run(input, Direction::Input, &OutputContext::default())
     }
 
     /// Validates text a model produced, without emitting an event.
-    pub fn validate(&self, output: &str) -> Result<Analysis, Error> {
-        self.run(output, Direction::Output)
+    pub fn validate(&self, output: &str) -> Result<ValidationResult, Error> {
+        self.validate_with(output, &OutputContext::default())
+    }
+
+    /// Validates model output with per-request context (such as the system prompt to guard).
+    pub fn validate_with(
+        &self,
+        output: &str,
+        context: &OutputContext,
+    ) -> Result<ValidationResult, Error> {
+        Ok(self
+            .run(output, Direction::Output, context)?
+            .with_redacted_text(output))
+    }
+
+    /// A canary token to embed in a system prompt. Any output that carries it is reported as a
+    /// `system_prompt_leak` (rule `system_prompt_leak.canary`) by this engine and by every
+    /// engine configured with the same canary secret.
+    pub fn issue_canary(&self) -> String {
+        self.inner.canary.issue()
+    }
+
+    /// A validator for output that arrives in chunks; see [`OutputStream`].
+    pub fn output_stream(&self) -> OutputStream {
+        OutputStream::new(self.clone(), OutputContext::default())
+    }
+
+    /// Like [`output_stream`](Self::output_stream), with per-request context.
+    pub fn output_stream_with(&self, context: OutputContext) -> OutputStream {
+        OutputStream::new(self.clone(), context)
     }
 
     /// Analyzes text going into a model and hands the event to the sinks.
@@ -134,7 +171,7 @@ impl SecurityEngine {
     }
 
     /// Validates text a model produced and hands the event to the sinks.
-    pub async fn validate_output(&self, output: &str) -> Result<Analysis, Error> {
+    pub async fn validate_output(&self, output: &str) -> Result<ValidationResult, Error> {
         self.validate_output_with(output, &AnalysisContext::default())
             .await
     }
@@ -144,8 +181,19 @@ impl SecurityEngine {
         &self,
         output: &str,
         context: &AnalysisContext,
-    ) -> Result<Analysis, Error> {
-        let analysis = self.validate(output)?;
+    ) -> Result<ValidationResult, Error> {
+        self.validate_output_in(output, context, &OutputContext::default())
+            .await
+    }
+
+    /// Like [`validate_output`](Self::validate_output), with event context and output context.
+    pub async fn validate_output_in(
+        &self,
+        output: &str,
+        context: &AnalysisContext,
+        output_context: &OutputContext,
+    ) -> Result<ValidationResult, Error> {
+        let analysis = self.validate_with(output, output_context)?;
         self.record(&analysis, output, context);
         Ok(analysis)
     }
@@ -203,7 +251,12 @@ impl SecurityEngine {
         }
     }
 
-    fn run(&self, text: &str, direction: Direction) -> Result<Analysis, Error> {
+    fn run(
+        &self,
+        text: &str,
+        direction: Direction,
+        output: &OutputContext,
+    ) -> Result<Analysis, Error> {
         let config = &self.inner.config;
         if text.len() > config.max_input_bytes {
             return Err(ErrorKind::InputTooLarge {
@@ -213,7 +266,11 @@ impl SecurityEngine {
             .into());
         }
         let started = Instant::now();
-        let (threats, score) = self.inner.detectors.run(text, direction, config);
+        let extra = Extra {
+            output,
+            canary: &self.inner.canary,
+        };
+        let (threats, score) = self.inner.detectors.run(text, direction, config, &extra);
         Ok(Analysis::new(
             direction,
             threats,

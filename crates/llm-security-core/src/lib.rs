@@ -48,21 +48,26 @@ mod detect;
 mod engine;
 mod error;
 mod event;
+mod output;
 mod pipeline;
 mod redact;
 mod sanitize;
 mod sink;
 mod threat;
 
-pub use analysis::Analysis;
+pub use analysis::{Analysis, ValidationResult};
 pub use config::{CapturePolicy, EventFilter, SecurityConfig, Sensitivity};
-pub use detect::{BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, RulePack, RuleSpec, RuleView};
+pub use detect::{
+    BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, BUILTIN_SECRET_RULES, RulePack, RuleSpec, RuleView,
+};
 pub use engine::SecurityEngine;
 pub use error::{Error, ErrorKind};
 pub use event::{
     AnalysisContext, CapturedText, Direction, ENGINE_VERSION, EventType, SCHEMA_VERSION,
     SecurityEvent,
 };
+pub use output::stream::{OutputStream, StreamUpdate};
+pub use output::{OutputConfig, OutputContext, PiiConfig, SystemPrompt};
 pub use pipeline::{BatchConfig, Pipeline, PipelineBuilder, RetryConfig, SinkOptions, SinkStats};
 pub use redact::redact;
 pub use sanitize::{Change, HiddenText, Sanitized};

@@ -96,7 +96,7 @@ fn capture_policies() {
     let (redacted, _) = threat_event(CapturePolicy::Redacted);
     let value = redacted.text.value.unwrap();
     assert!(
-        value.contains("[REDACTED:secret]") && !value.contains("AKIA"),
+        value.contains("[REDACTED:secret:aws]") && !value.contains("AKIA"),
         "{value}"
     );
     let (hash, _) = threat_event(CapturePolicy::Hash);

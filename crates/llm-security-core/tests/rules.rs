@@ -2,7 +2,8 @@
 //! texts must not be (by that rule). The examples live next to the rules, in the packs.
 
 use llm_security_core::{
-    BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, RulePack, SecurityConfig, SecurityEngine,
+    BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, BUILTIN_SECRET_RULES, RulePack, SecurityConfig,
+    SecurityEngine,
 };
 
 fn check_pack(source: &str, validate: bool) {
@@ -69,8 +70,27 @@ fn output_rules_match_their_examples() {
 }
 
 #[test]
+fn secret_rules_match_their_examples() {
+    check_pack(BUILTIN_SECRET_RULES, true);
+    let pack = RulePack::from_toml(BUILTIN_SECRET_RULES).unwrap();
+    assert!(
+        pack.specs().len() >= 40,
+        "at least 40 secret kinds, got {}",
+        pack.specs().len()
+    );
+    assert!(
+        pack.specs().iter().all(|s| s.mask_evidence),
+        "secret evidence is always masked"
+    );
+}
+
+#[test]
 fn rule_ids_follow_kind_prefixes() {
-    for source in [BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES] {
+    for source in [
+        BUILTIN_INPUT_RULES,
+        BUILTIN_OUTPUT_RULES,
+        BUILTIN_SECRET_RULES,
+    ] {
         let pack = RulePack::from_toml(source).unwrap();
         for spec in pack.specs() {
             let prefix = spec.id.split('.').next().unwrap();

@@ -8,5 +8,7 @@ mod engine;
 mod pipeline;
 // Built-in sinks and the event wire format.
 mod events;
+// Output validation: corpus, streaming at every split, redaction properties.
+mod output;
 // Unicode attacks: the data-driven corpus and sanitize properties.
 mod unicode;

@@ -84,7 +84,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "output secure={} redacted={:?}",
         validation.is_secure(),
-        validation.redacted(output)
+        validation.redacted().unwrap_or_default()
     );
     if validation.is_secure() {
         return Err("the leaked key was not caught".into());

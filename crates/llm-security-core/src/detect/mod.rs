@@ -11,21 +11,22 @@ mod view;
 
 use std::sync::{Arc, LazyLock};
 
-pub use rules::{RulePack, RuleSpec, RuleView};
-
-use crate::config::SecurityConfig;
+pub(crate) use crate::config::SecurityConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Direction;
 use crate::threat::{Threat, ThreatKind};
-use view::View;
+pub use rules::{RulePack, RuleSpec, RuleView};
+pub(crate) use view::View;
 
 /// Most spans kept per threat; more matches of one rule add nothing but size.
 const MAX_SPANS_PER_THREAT: usize = 32;
 
 /// The built-in input rules (prompt injection, jailbreak), as TOML.
 pub const BUILTIN_INPUT_RULES: &str = include_str!("../../rules/input.toml");
-/// The built-in output rules (secrets, script and terminal injection), as TOML.
+/// The built-in output rules (script and terminal injection), as TOML.
 pub const BUILTIN_OUTPUT_RULES: &str = include_str!("../../rules/output.toml");
+/// The built-in secret rules (one per provider format), as TOML.
+pub const BUILTIN_SECRET_RULES: &str = include_str!("../../rules/secrets.toml");
 
 /// The compiled rule packs, shared by every engine.
 #[derive(Debug)]
@@ -35,7 +36,8 @@ pub(crate) struct Detectors {
 }
 
 static BUILTIN: LazyLock<Result<Arc<Detectors>, ErrorKind>> = LazyLock::new(|| {
-    Detectors::new(BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES)
+    let output = format!("{BUILTIN_SECRET_RULES}\n{BUILTIN_OUTPUT_RULES}");
+    Detectors::new(BUILTIN_INPUT_RULES, &output)
         .map(Arc::new)
         .map_err(|e| e.kind().clone())
 });
@@ -62,6 +64,7 @@ impl Detectors {
         text: &str,
         direction: Direction,
         config: &SecurityConfig,
+        extra: &Extra<'_>,
     ) -> (Vec<Threat>, f32) {
         let view = View::normalized(text);
         let mut threats = match direction {
@@ -76,7 +79,19 @@ impl Detectors {
                 collect(pack, &view, text, &enabled)
             }
             Direction::Output if config.output_validation => {
-                collect(&self.output, &view, text, &|_| true)
+                let pack = &self.output;
+                let out = &config.output;
+                let enabled = |i: usize| match &pack.specs()[i].kind {
+                    ThreatKind::Secret => out.secrets,
+                    ThreatKind::ScriptInjection => out.script_injection,
+                    ThreatKind::TerminalInjection => out.terminal_injection,
+                    _ => true,
+                };
+                let mut found = collect(pack, &view, text, &enabled);
+                found.extend(crate::output::scan(text, &view, out, extra.output));
+                found.extend(crate::output::canary_threats(&view, extra.canary));
+                drop_rendered_as_code(text, &mut found);
+                found
             }
             Direction::Output => Vec::new(),
         };
@@ -94,6 +109,37 @@ impl Detectors {
         let score = 1.0 - threats.iter().map(|t| 1.0 - t.confidence).product::<f32>();
         (threats, score)
     }
+}
+
+/// What output validation needs beyond the text and the configuration.
+#[derive(Debug)]
+pub(crate) struct Extra<'a> {
+    pub(crate) output: &'a crate::output::OutputContext,
+    pub(crate) canary: &'a crate::output::CanaryKey,
+}
+
+/// Script and auto-loading links inside fenced code blocks are displayed, not run or fetched.
+fn drop_rendered_as_code(text: &str, threats: &mut Vec<Threat>) {
+    if !text.contains("```") && !text.contains("~~~") {
+        return;
+    }
+    let fences = crate::output::fenced_ranges(text);
+    for t in threats.iter_mut() {
+        if matches!(
+            t.kind,
+            ThreatKind::ScriptInjection | ThreatKind::DataExfiltration
+        ) {
+            t.spans
+                .retain(|s| !fences.iter().any(|&(a, b)| a <= s.start && s.end <= b));
+        }
+    }
+    threats.retain(|t| {
+        !t.spans.is_empty()
+            || !matches!(
+                t.kind,
+                ThreatKind::ScriptInjection | ThreatKind::DataExfiltration
+            )
+    });
 }
 
 fn collect(

@@ -163,6 +163,11 @@ impl<'a> View<'a> {
         false
     }
 
+    /// The text this view was made from.
+    pub(crate) fn original(&self) -> &'a str {
+        self.original
+    }
+
     /// The normalized text.
     pub(crate) fn text(&self) -> &str {
         &self.text
