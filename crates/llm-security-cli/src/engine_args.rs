@@ -21,6 +21,9 @@ pub(crate) struct EngineArgs {
     /// Longest text accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_input_bytes: Option<usize>,
+    /// A classifier model file to use instead of the built-in one (from `llm-security train`).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
     /// A domain that links and images in model output may point to (repeatable; subdomains
     /// included).
     #[arg(long = "allow-domain", value_name = "DOMAIN")]
@@ -70,6 +73,14 @@ impl EngineArgs {
 
     /// An engine with that configuration.
     pub(crate) fn engine(&self) -> anyhow::Result<SecurityEngine> {
-        Ok(SecurityEngine::try_with_config(self.config()?)?)
+        let engine = SecurityEngine::try_with_config(self.config()?)?;
+        Ok(match &self.model {
+            None => engine,
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                engine.with_classifier(llm_security::Classifier::from_bytes(&bytes)?)
+            }
+        })
     }
 }

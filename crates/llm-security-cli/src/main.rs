@@ -4,10 +4,14 @@
 //! `1` a threat was found, `2` a usage, configuration or I/O error.
 
 mod check;
+mod data;
 mod engine_args;
+mod eval;
 mod lines;
+mod metrics;
 mod sanitize;
 mod scan;
+mod train;
 
 use std::process::ExitCode;
 
@@ -31,6 +35,12 @@ enum Command {
     Sanitize(sanitize::SanitizeArgs),
     /// Analyze every line of a JSON Lines file, writing one verdict line per input line.
     Scan(scan::ScanArgs),
+    /// Measure detection on a labelled JSON Lines file (TPR, FPR, precision, F1, balanced
+    /// accuracy, ROC AUC, pooled and per source, with a threshold sweep).
+    Eval(eval::EvalArgs),
+    /// Train the classifier from labelled corpora (permissive licences only), or measure it with
+    /// whole sources held out (--loso).
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +57,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => check::run(&args, llm_security::Direction::Output),
         Command::Sanitize(args) => sanitize::run(&args),
         Command::Scan(args) => scan::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Train(args) => train::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -125,6 +125,8 @@ pub struct SecurityConfig {
     pub prompt_injection: bool,
     /// Run the jailbreak rules on inputs.
     pub jailbreak: bool,
+    /// Run the learned classifier on inputs (in addition to the rules).
+    pub model: bool,
     /// Look for invisible and bidirectional Unicode in inputs.
     pub unicode_attacks: bool,
     /// Run the output rules (secrets, script and terminal injection, ...) on model output.
@@ -149,6 +151,7 @@ impl Default for SecurityConfig {
         Self {
             prompt_injection: true,
             jailbreak: true,
+            model: true,
             unicode_attacks: true,
             output_validation: true,
             sensitivity: Sensitivity::Balanced,
@@ -180,6 +183,12 @@ impl SecurityConfig {
     /// Turns the jailbreak rules on or off.
     pub fn with_jailbreak_detection(mut self, on: bool) -> Self {
         self.jailbreak = on;
+        self
+    }
+
+    /// Turns the learned classifier on or off.
+    pub fn with_model_detection(mut self, on: bool) -> Self {
+        self.model = on;
         self
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::analysis::{Analysis, ValidationResult};
 use crate::config::SecurityConfig;
-use crate::detect::{Detectors, Extra};
+use crate::detect::{Classifier, Detectors, Extra};
 use crate::error::{Error, ErrorKind};
 use crate::event::{AnalysisContext, Direction, SecurityEvent};
 use crate::output::stream::OutputStream;
@@ -39,6 +39,7 @@ struct Inner {
     detectors: Arc<Detectors>,
     pipeline: Option<Pipeline>,
     canary: CanaryKey,
+    classifier: Option<Arc<Classifier>>,
 }
 
 impl Default for SecurityEngine {
@@ -75,12 +76,18 @@ impl SecurityEngine {
         }
         let detectors = Detectors::builtin()?;
         let canary = CanaryKey::new(config.output.canary_secret.as_deref());
+        let classifier = if config.model {
+            Some(Arc::new(Classifier::builtin()?.clone()))
+        } else {
+            None
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 detectors,
                 pipeline: None,
                 canary,
+                classifier,
             }),
         })
     }
@@ -91,6 +98,7 @@ impl SecurityEngine {
             config,
             detectors,
             canary,
+            classifier,
             ..
         } = Arc::unwrap_or_clone(self.inner);
         Self {
@@ -99,7 +107,18 @@ impl SecurityEngine {
                 detectors,
                 pipeline: Some(pipeline),
                 canary,
+                classifier,
             }),
+        }
+    }
+
+    /// Returns this engine with another classifier (for example one trained without a source,
+    /// to measure how the engine does on it).
+    pub fn with_classifier(self, classifier: Classifier) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.classifier = Some(Arc::new(classifier));
+        Self {
+            inner: Arc::new(inner),
         }
     }
 
@@ -269,6 +288,7 @@ impl SecurityEngine {
         let extra = Extra {
             output,
             canary: &self.inner.canary,
+            classifier: self.inner.classifier.as_deref(),
         };
         let (threats, score) = self.inner.detectors.run(text, direction, config, &extra);
         Ok(Analysis::new(

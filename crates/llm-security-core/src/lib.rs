@@ -57,8 +57,10 @@ mod threat;
 
 pub use analysis::{Analysis, ValidationResult};
 pub use config::{CapturePolicy, EventFilter, SecurityConfig, Sensitivity};
+pub use detect::classifier;
 pub use detect::{
-    BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, BUILTIN_SECRET_RULES, RulePack, RuleSpec, RuleView,
+    BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, BUILTIN_SECRET_RULES, Classifier, RulePack,
+    RuleSpec, RuleView,
 };
 pub use engine::SecurityEngine;
 pub use error::{Error, ErrorKind};

@@ -5,6 +5,7 @@
 //! noisy-OR of the distinct threats' confidences, `1 - Π(1 - cᵢ)`: independent weak signals
 //! add up, and one strong signal is enough.
 
+pub mod classifier;
 mod rules;
 pub(crate) mod unicode;
 mod view;
@@ -15,6 +16,7 @@ pub(crate) use crate::config::SecurityConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Direction;
 use crate::threat::{Threat, ThreatKind};
+pub use classifier::Classifier;
 pub use rules::{RulePack, RuleSpec, RuleView};
 pub(crate) use view::View;
 
@@ -67,6 +69,8 @@ impl Detectors {
         extra: &Extra<'_>,
     ) -> (Vec<Threat>, f32) {
         let view = View::normalized(text);
+        // The classifier's probability when too low to list as a threat: it still counts.
+        let mut unlisted = 0.0f32;
         let mut threats = match direction {
             Direction::Input => {
                 let pack = &self.input;
@@ -76,7 +80,14 @@ impl Detectors {
                     ThreatKind::UnicodeAttack => config.unicode_attacks,
                     _ => true,
                 };
-                collect(pack, &view, text, &enabled)
+                let mut found = collect(pack, &view, text, &enabled);
+                if let Some(model) = extra.classifier {
+                    match model_threat(model, &view, config) {
+                        (_, Some(threat)) => found.push(threat),
+                        (p, None) => unlisted = p,
+                    }
+                }
+                found
             }
             Direction::Output if config.output_validation => {
                 let pack = &self.output;
@@ -106,16 +117,70 @@ impl Detectors {
                 threats.extend(rescan(pack, hidden));
             }
         }
-        let score = 1.0 - threats.iter().map(|t| 1.0 - t.confidence).product::<f32>();
+        let score =
+            1.0 - (1.0 - unlisted) * threats.iter().map(|t| 1.0 - t.confidence).product::<f32>();
         (threats, score)
     }
 }
 
-/// What output validation needs beyond the text and the configuration.
+/// What detection needs beyond the text and the configuration.
 #[derive(Debug)]
 pub(crate) struct Extra<'a> {
     pub(crate) output: &'a crate::output::OutputContext,
     pub(crate) canary: &'a crate::output::CanaryKey,
+    pub(crate) classifier: Option<&'a Classifier>,
+}
+
+/// Attack probability from which the model's opinion is listed as a threat. Below it, it
+/// still adds to the score.
+const MODEL_REPORT: f32 = 0.25;
+
+/// The learned classifier's attack probability, and a threat on the most suspicious window
+/// when it is high enough to list (and the class's detection is switched on).
+fn model_threat(
+    model: &Classifier,
+    view: &View<'_>,
+    config: &SecurityConfig,
+) -> (f32, Option<Threat>) {
+    let Some(verdict) = model.classify(&classifier::tokenize(view.text())) else {
+        return (0.0, None);
+    };
+    let p = verdict.attack();
+    let jailbreak =
+        verdict.probabilities[classifier::JAILBREAK] > verdict.probabilities[classifier::INJECTION];
+    let (kind, rule, technique, message) = if jailbreak {
+        (
+            ThreatKind::Jailbreak,
+            "model.jailbreak",
+            "AML.T0054",
+            "The classifier recognizes a jailbreak attempt.",
+        )
+    } else {
+        (
+            ThreatKind::PromptInjection,
+            "model.prompt_injection",
+            "AML.T0051",
+            "The classifier recognizes a prompt injection.",
+        )
+    };
+    if (jailbreak && !config.jailbreak) || (!jailbreak && !config.prompt_injection) {
+        return (0.0, None);
+    }
+    if p < MODEL_REPORT {
+        return (p, None);
+    }
+    let span = view.to_original(verdict.start, verdict.end);
+    let severity = if p >= 0.9 {
+        crate::threat::Severity::High
+    } else {
+        crate::threat::Severity::Medium
+    };
+    let threat = Threat::new(kind, severity, p, rule)
+        .with_message(message)
+        .with_span(span)
+        .with_evidence(&view.original()[span.start..span.end])
+        .with_technique(technique);
+    (p, Some(threat))
 }
 
 /// Script and auto-loading links inside fenced code blocks are displayed, not run or fetched.

@@ -311,7 +311,9 @@ impl RulePack {
 
 /// Whether `text[start..end]` does not begin or end inside a word.
 fn whole_word(text: &str, start: usize, end: usize) -> bool {
-    let word = |c: char| c.is_alphanumeric() || c == '_';
+    // Scripts written without spaces have no word boundaries to check.
+    let unspaced = |c: char| matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF00}'..='\u{FFEF}' | '\u{3000}'..='\u{303F}' | '\u{0E00}'..='\u{0E7F}');
+    let word = |c: char| (c.is_alphanumeric() || c == '_') && !unspaced(c);
     let matched = &text[start..end];
     let first_is_word = matched.chars().next().is_some_and(word);
     let last_is_word = matched.chars().next_back().is_some_and(word);

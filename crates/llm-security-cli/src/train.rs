@@ -1,0 +1,339 @@
+//! `train`: fit the classifier from labelled prompts, reproducibly; `--loso` measures it with
+//! whole sources held out.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use llm_security::classifier::{self, CLASSES};
+use llm_security::{Classifier, SecurityConfig, SecurityEngine};
+use rayon::prelude::*;
+
+use crate::data::{Row, permissive, read_rows};
+use crate::metrics::{Scored, metrics, threshold_for_fpr};
+
+/// Hash bits of the shipped model (2^16 buckets x 3 classes, 192 KiB quantized).
+const BITS: u32 = 16;
+/// `ln(0.9 / 0.05)`: the benign prior the shipped model assumes, against each attack class.
+const PRIOR_SHIFT: f32 = 2.890_372;
+/// Tokens per window and stride for long texts.
+const WINDOW: u32 = 64;
+const STRIDE: u32 = 32;
+
+/// Arguments of `train`.
+#[derive(Debug, Args)]
+pub(crate) struct TrainArgs {
+    /// Folder with the labelled corpora (jailbreak, injection, benign, benign_noncommercial).
+    #[arg(long, default_value = "../shared/data/prompts")]
+    data: PathBuf,
+    /// Where to write the model.
+    #[arg(long, default_value = "crates/llm-security-core/model/classifier.bin")]
+    out: PathBuf,
+    /// Passes over the training rows.
+    #[arg(long, default_value_t = 6)]
+    epochs: usize,
+    /// AdaGrad learning rate.
+    #[arg(long, default_value_t = 0.3)]
+    learning_rate: f32,
+    /// L2 regularization per update.
+    #[arg(long, default_value_t = 1e-4)]
+    l2: f32,
+    /// Seed of the row order.
+    #[arg(long, default_value_t = 20261126)]
+    seed: u64,
+    /// Instead of writing a model, measure with each training source held out in turn (plus
+    /// the sources that may not train at all) and write a Markdown report here.
+    #[arg(long, value_name = "REPORT.md")]
+    loso: Option<PathBuf>,
+}
+
+const FILES: [&str; 4] = [
+    "jailbreak.jsonl",
+    "injection.jsonl",
+    "benign.jsonl",
+    "benign_noncommercial.jsonl",
+];
+
+/// Runs the command.
+pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let mut rows = Vec::new();
+    for f in FILES {
+        rows.extend(read_rows(&args.data.join(f), "text", "label")?);
+    }
+    let trainable: Vec<&Row> = rows
+        .iter()
+        .filter(|r| permissive(&r.license) && r.split == "train")
+        .collect();
+    eprintln!(
+        "{} rows, {} may train (permissive licence, train split)",
+        rows.len(),
+        trainable.len()
+    );
+    match &args.loso {
+        None => {
+            let bytes = train(&trainable, args);
+            if let Some(dir) = args.out.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            std::fs::write(&args.out, &bytes)
+                .with_context(|| format!("cannot write {}", args.out.display()))?;
+            let sources: BTreeSet<&str> = trainable.iter().map(|r| r.group.as_str()).collect();
+            let licences: BTreeSet<&str> = trainable.iter().map(|r| r.license.as_str()).collect();
+            eprintln!(
+                "wrote {} ({} bytes) from {} sources under: {}",
+                args.out.display(),
+                bytes.len(),
+                sources.len(),
+                licences.into_iter().collect::<Vec<_>>().join("; ")
+            );
+        }
+        Some(report) => {
+            let text = loso(&rows, &trainable, args)?;
+            std::fs::write(report, text)
+                .with_context(|| format!("cannot write {}", report.display()))?;
+            eprintln!("wrote {}", report.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A training example: bucket counts, their normalization factor, and the class.
+type Example = (Vec<(usize, f32)>, f32, usize);
+
+/// Multinomial logistic regression with AdaGrad and class-balanced weights.
+fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
+    let (epochs, seed) = (args.epochs, args.seed);
+    let dim = 1usize << BITS;
+    // Texts of one or two tokens ("hello", "password?") are game moves whose label says more
+    // about the game than about the text; they teach the model noise.
+    let data: Vec<Example> = rows
+        .par_iter()
+        .filter_map(|r| {
+            let tokens = classifier::tokens_of(&r.text);
+            (tokens.len() >= 3 && mostly_latin(&r.text)).then(|| {
+                let (features, norm) = Classifier::features(BITS, &tokens);
+                (features, norm, r.label.index())
+            })
+        })
+        .collect();
+    let mut counts = [0usize; CLASSES];
+    for d in &data {
+        counts[d.2] += 1;
+    }
+    let class_weight: [f32; CLASSES] =
+        std::array::from_fn(|c| data.len() as f32 / (CLASSES as f32 * counts[c].max(1) as f32));
+    let mut w = vec![0.0f32; dim * CLASSES];
+    let mut g2 = vec![1e-6f32; dim * CLASSES];
+    let mut b = [0.0f32; CLASSES];
+    let mut bg2 = [1e-6f32; CLASSES];
+    let (lr, l2) = (args.learning_rate, args.l2);
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    let mut rng = fastrand_like(seed);
+    for _ in 0..epochs {
+        for i in (1..order.len()).rev() {
+            order.swap(i, (rng() % (i as u64 + 1)) as usize);
+        }
+        for &k in &order {
+            let (features, norm, y) = &data[k];
+            let mut z = b;
+            for &(i, n) in features {
+                for c in 0..CLASSES {
+                    z[c] += w[i * CLASSES + c] * n * norm;
+                }
+            }
+            let p = classifier::softmax(z);
+            for c in 0..CLASSES {
+                let g = (p[c] - f32::from(u8::from(c == *y))) * class_weight[*y];
+                for &(i, n) in features {
+                    let j = i * CLASSES + c;
+                    let grad = g * n * norm + l2 * w[j];
+                    g2[j] += grad * grad;
+                    w[j] -= lr * grad / g2[j].sqrt();
+                }
+                bg2[c] += g * g;
+                b[c] -= lr * g / bg2[c].sqrt();
+            }
+        }
+    }
+    // Training balances the classes; traffic does not. Shift the prior to 9 benign texts in 10
+    // (0.05 for each attack class), so that a text with little evidence scores low.
+    b[classifier::BENIGN] += PRIOR_SHIFT;
+    Classifier::to_bytes(BITS, WINDOW, STRIDE, b, &w)
+}
+
+/// Whether most letters of `text` are Latin. Nearly every non-Latin row of the corpora is a
+/// translated attack, so a model trained on them learns "not English, so an attack" and flags
+/// ordinary users writing in their own language. Other languages are covered by the rules.
+fn mostly_latin(text: &str) -> bool {
+    let (mut latin, mut letters) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        latin += usize::from(c.is_ascii_alphabetic() || ('\u{00C0}'..='\u{024F}').contains(&c));
+    }
+    letters == 0 || latin * 10 >= letters * 8
+}
+
+/// A small deterministic generator (SplitMix64) so training is reproducible everywhere.
+fn fastrand_like(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+fn engine_with(bytes: &[u8]) -> anyhow::Result<SecurityEngine> {
+    Ok(SecurityEngine::try_with_config(SecurityConfig::new())?
+        .with_classifier(Classifier::from_bytes(bytes)?))
+}
+
+fn score_all(engine: &SecurityEngine, rows: &[&Row]) -> Vec<Scored> {
+    rows.par_iter()
+        .map(|r| Scored {
+            score: engine.analyze(&r.text).map_or(1.0, |a| a.score()),
+            attack: r.label.is_attack(),
+        })
+        .collect()
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("–".to_owned(), |v| format!("{:.1}", v * 100.0))
+}
+
+fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<String> {
+    let train_groups: BTreeSet<&str> = trainable.iter().map(|r| r.group.as_str()).collect();
+    let mut by_group: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        by_group.entry(r.group.as_str()).or_default().push(r);
+    }
+    // Each training source, scored by a model that never saw it.
+    let mut held: Vec<(String, bool, Vec<Scored>)> = train_groups
+        .par_iter()
+        .map(|g| {
+            let without: Vec<&Row> = trainable
+                .iter()
+                .copied()
+                .filter(|r| r.group != *g)
+                .collect();
+            let engine = engine_with(&train(&without, args))?;
+            Ok(((*g).to_owned(), true, score_all(&engine, &by_group[g])))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    // Sources no shipped model may train on, scored by the full model: never seen either.
+    let full = engine_with(&train(trainable, args))?;
+    for (g, rs) in &by_group {
+        if !train_groups.contains(g) {
+            held.push(((*g).to_owned(), false, score_all(&full, rs)));
+        }
+    }
+    // Rows of training sources whose licence keeps them out of training entirely (none today)
+    // would be double-counted here; they are already inside their source's held-out set.
+    let pooled: Vec<Scored> = held
+        .iter()
+        .flat_map(|(_, _, s)| s.iter().cloned())
+        .collect();
+    let dev: Vec<&Row> = rows
+        .iter()
+        .filter(|r| permissive(&r.license) && r.split == "dev")
+        .collect();
+    let dev_scores = score_all(&full, &dev);
+    let threshold = SecurityConfig::new().effective_threshold();
+    let at_1pct = threshold_for_fpr(&pooled, 0.01).unwrap_or(1.0);
+
+    let mut out = String::new();
+    writeln!(out, "# Detection evaluation (generated)\n")?;
+    writeln!(
+        out,
+        "Generated by `cargo run --release -p llm-security-cli -- train --loso docs/detection-eval.md`."
+    )?;
+    writeln!(
+        out,
+        "Engine: rules + classifier + Unicode checks, balanced sensitivity (threshold {threshold})."
+    )?;
+    writeln!(
+        out,
+        "Every score below comes from a model that never saw the row's source: each permissively"
+    )?;
+    writeln!(
+        out,
+        "licensed source is held out in turn (leave-one-source-out), and sources that may not train a"
+    )?;
+    writeln!(
+        out,
+        "shipped model (unspecified, GPL, non-commercial, share-alike licences) are scored by the full model.\n"
+    )?;
+    writeln!(out, "## Pooled over held-out sources\n")?;
+    writeln!(
+        out,
+        "| threshold | attacks | benign | TPR % | FPR % | precision % | F1 % | balanced acc. % | ROC AUC |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+    let levels = [
+        ("strict (0.3)".to_owned(), 0.3),
+        (format!("balanced ({threshold})"), threshold),
+        ("low (0.8)".to_owned(), 0.8),
+        (format!("FPR ≤ 1% ({at_1pct:.3})"), at_1pct),
+    ];
+    for (name, t) in levels {
+        let m = metrics(&pooled, t);
+        writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {:.3} |",
+            m.attacks,
+            m.benign,
+            pct(m.tpr),
+            pct(m.fpr),
+            pct(m.precision),
+            pct(m.f1),
+            pct(m.balanced_accuracy),
+            m.auc.unwrap_or(f64::NAN)
+        )?;
+    }
+    writeln!(out, "\n## Per source (held out)\n")?;
+    writeln!(
+        out,
+        "| source | trains shipped model | attacks | benign | TPR % (attacks caught) | FPR % (benign flagged) |"
+    )?;
+    writeln!(out, "|---|---|---:|---:|---:|---:|")?;
+    held.sort_by(|a, b| a.0.cmp(&b.0));
+    for (g, trains, s) in &held {
+        let m = metrics(s, threshold);
+        writeln!(
+            out,
+            "| {g} | {} | {} | {} | {} | {} |",
+            if *trains {
+                "yes (held out here)"
+            } else {
+                "no (licence)"
+            },
+            m.attacks,
+            m.benign,
+            pct(m.tpr),
+            pct(m.fpr)
+        )?;
+    }
+    writeln!(
+        out,
+        "\n## Random dev split (for comparison; templates leak across it)\n"
+    )?;
+    let m = metrics(&dev_scores, threshold);
+    writeln!(
+        out,
+        "Dev rows {} ({} attacks, {} benign): TPR {} %, FPR {} %, balanced accuracy {} %, ROC AUC {:.3}.",
+        m.n,
+        m.attacks,
+        m.benign,
+        pct(m.tpr),
+        pct(m.fpr),
+        pct(m.balanced_accuracy),
+        m.auc.unwrap_or(f64::NAN)
+    )?;
+    Ok(out)
+}
