@@ -7,8 +7,8 @@
 //!
 //! Multinomial logistic regression over hashed features of the normalized view: each token
 //! (a run of letters and digits; each CJK character on its own; the template punctuation
-//! `< > | # [ ] { } : =`) gives a unigram and, with the token before it, a bigram. Features are
-//! hashed (FNV-1a) into 2^16 buckets; a text's feature vector is the count of each bucket
+//! `< > | # [ ] { } : =`) gives a unigram and, with the token before it, a bigram. Tokens are
+//! hashed with FNV-1a, bigrams by mixing the two tokens' hashes, into 2^16 buckets; a text's feature vector is the count of each bucket
 //! divided by `sqrt(2 * tokens + 16)`: length alone does not push a text one way, and a text of
 //! a few tokens is damped towards the prior (one word is not enough evidence).
 //! The three classes are benign, injection and jailbreak; the attack probability is
@@ -85,6 +85,13 @@ fn fnv1a(seed: u64, bytes: &[u8]) -> u64 {
     fnv1a_more(0xcbf2_9ce4_8422_2325u64 ^ seed, bytes)
 }
 
+/// Combines two hashes into the hash of the pair (order matters).
+fn mix(a: u64, b: u64) -> u64 {
+    let mut z = a.rotate_left(23) ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z ^ (z >> 29)
+}
+
 fn fnv1a_more(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= u64::from(b);
@@ -124,7 +131,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     for (s, e) in spans {
         let word = &text.as_bytes()[s..e];
         let unigram = fnv1a(1, word);
-        let bigram = fnv1a_more(fnv1a(2, &previous.to_le_bytes()), word);
+        let bigram = mix(previous, unigram);
         previous = unigram;
         tokens.push(Token {
             start: s,

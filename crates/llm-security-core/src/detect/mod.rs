@@ -6,6 +6,7 @@
 //! add up, and one strong signal is enough.
 
 pub mod classifier;
+mod decode;
 mod rules;
 pub(crate) mod unicode;
 mod view;
@@ -15,7 +16,7 @@ use std::sync::{Arc, LazyLock};
 pub(crate) use crate::config::SecurityConfig;
 use crate::error::{Error, ErrorKind};
 use crate::event::Direction;
-use crate::threat::{Threat, ThreatKind};
+use crate::threat::{Span, Threat, ThreatKind};
 pub use classifier::Classifier;
 pub use rules::{RulePack, RuleSpec, RuleView};
 pub(crate) use view::View;
@@ -87,6 +88,8 @@ impl Detectors {
                         (p, None) => unlisted = p,
                     }
                 }
+                let mut budget = decode::MAX_DECODED;
+                found.extend(self.decoded(text, 1, &enabled, config, extra, &mut budget));
                 found
             }
             Direction::Output if config.output_validation => {
@@ -120,6 +123,79 @@ impl Detectors {
         let score =
             1.0 - (1.0 - unlisted) * threats.iter().map(|t| 1.0 - t.confidence).product::<f32>();
         (threats, score)
+    }
+}
+
+impl Detectors {
+    /// Threats hidden in encoded payloads of `text` (input rules and classifier on what they
+    /// decode to, recursively): for each payload that decodes to an attack, an `encoded_payload`
+    /// threat and the decoded threats, all pointing at the payload's bytes.
+    fn decoded(
+        &self,
+        text: &str,
+        depth: usize,
+        enabled: &dyn Fn(usize) -> bool,
+        config: &SecurityConfig,
+        extra: &Extra<'_>,
+        budget: &mut usize,
+    ) -> Vec<Threat> {
+        let mut candidates = decode::find(text, budget);
+        if depth == 1 && text.len() <= decode::MAX_CANDIDATE {
+            let whole = Span::new(0, text.len());
+            if decode::looks_rot13(text) {
+                candidates.push(decode::Decoded {
+                    scheme: decode::Scheme::Rot13,
+                    span: whole,
+                    text: decode::rot13(text),
+                });
+            }
+            if decode::looks_reversed(text) {
+                candidates.push(decode::Decoded {
+                    scheme: decode::Scheme::Reversed,
+                    span: whole,
+                    text: text.chars().rev().collect(),
+                });
+            }
+        }
+        let mut out = Vec::new();
+        for d in candidates {
+            let view = View::normalized(&d.text);
+            let mut inner = collect(&self.input, &view, &d.text, enabled);
+            if let Some(model) = extra.classifier
+                && let (_, Some(threat)) = model_threat(model, &view, config)
+            {
+                inner.push(threat);
+            }
+            if depth < decode::MAX_DEPTH {
+                inner.extend(self.decoded(&d.text, depth + 1, enabled, config, extra, budget));
+            }
+            let Some(strongest) = inner.iter().map(|t| t.confidence).reduce(f32::max) else {
+                continue;
+            };
+            let name = d.scheme.name();
+            for t in &mut inner {
+                t.spans = vec![d.span];
+                if !t.message.contains("(decoded from") {
+                    t.message = format!("{} (decoded from {name})", t.message);
+                }
+            }
+            // Hiding an instruction is itself a sign of intent.
+            let confidence = 1.0 - (1.0 - strongest) * 0.5;
+            out.push(
+                Threat::new(
+                    ThreatKind::EncodedPayload,
+                    crate::threat::Severity::High,
+                    confidence,
+                    d.scheme.rule(),
+                )
+                .with_message(format!("An instruction is hidden in {name}."))
+                .with_span(d.span)
+                .with_evidence(&format!("decodes to: {}", d.text))
+                .with_technique("AML.T0051"),
+            );
+            out.extend(inner);
+        }
+        out
     }
 }
 

@@ -75,6 +75,14 @@ impl<'a> View<'a> {
     /// another script those letters become their Latin look-alikes. Words written in one script
     /// are left in that script.
     pub(crate) fn normalized(original: &'a str) -> Self {
+        if original.is_ascii() {
+            return Self::normalized_ascii(original);
+        }
+        Self::normalized_any(original)
+    }
+
+    /// The general path, for any text.
+    fn normalized_any(original: &'a str) -> Self {
         let mut view = Self {
             original,
             text: String::with_capacity(original.len()),
@@ -121,6 +129,39 @@ impl<'a> View<'a> {
             last_ascii = view.fold(c, at, in_mixed);
         }
         view
+    }
+
+    /// The same normalization for ASCII text, byte by byte.
+    fn normalized_ascii(original: &'a str) -> Self {
+        let bytes = original.as_bytes();
+        let mut text = Vec::with_capacity(bytes.len());
+        let mut starts = Vec::with_capacity(bytes.len());
+        let mut pending: Option<(u32, bool)> = None;
+        for (pos, &b) in bytes.iter().enumerate() {
+            let at = pos as u32;
+            if b.is_ascii_whitespace() || b == 0x0b {
+                let newline = b == b'\n' || b == b'\r';
+                pending = Some(match pending {
+                    Some((start, nl)) => (start, nl || newline),
+                    None => (at, newline),
+                });
+                continue;
+            }
+            if let Some((start, newline)) = pending.take()
+                && !text.is_empty()
+            {
+                text.push(if newline { b'\n' } else { b' ' });
+                starts.push(start);
+            }
+            text.push(b.to_ascii_lowercase());
+            starts.push(at);
+        }
+        let text = String::from_utf8(text).unwrap_or_default();
+        Self {
+            original,
+            text,
+            starts,
+        }
     }
 
     fn push(&mut self, c: char, at: u32) {
@@ -207,6 +248,16 @@ mod tests {
     fn folds_disguised_latin_but_keeps_single_script_words() {
         let view = View::normalized("Ｉｇｎｏｒｅ ïgnörë i\u{0338}\u{0336}g 𝐚𝐥𝐥 pаypal Москва ﬁle");
         assert_eq!(view.text(), "ignore ignore ig all paypal москва file");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_fast_path_matches_the_general_path(text in "[ -~\t\n\r\x0b\x0c\x00-\x1f]{0,200}") {
+            let fast = View::normalized_ascii(&text);
+            let general = View::normalized_any(&text);
+            proptest::prop_assert_eq!(fast.text(), general.text());
+            proptest::prop_assert_eq!(&fast.starts, &general.starts);
+        }
     }
 
     #[test]
