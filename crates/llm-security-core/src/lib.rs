@@ -72,6 +72,12 @@ pub use output::stream::{OutputStream, StreamUpdate};
 pub use output::{OutputConfig, OutputContext, PiiConfig, SystemPrompt};
 pub use pipeline::{BatchConfig, Pipeline, PipelineBuilder, RetryConfig, SinkOptions, SinkStats};
 pub use redact::redact;
+pub use sink::http;
+
+/// Re-exported so sinks format event timestamps the same way.
+pub use chrono::SecondsFormat;
+/// A UTC timestamp, as events carry it.
+pub type DateTimeUtc = chrono::DateTime<chrono::Utc>;
 pub use sanitize::{Change, HiddenText, Sanitized};
 pub use sink::{
     DeliveryReport, EventSink, JsonlFileSink, MemorySink, SinkError, StdoutSink, read_jsonl_events,

@@ -513,6 +513,12 @@ impl Worker {
                     self.counters
                         .duplicates
                         .fetch_add(report.duplicates as u64, Ordering::Relaxed);
+                    if report.rejected > 0 {
+                        self.counters
+                            .failed
+                            .fetch_add(report.rejected as u64, Ordering::Relaxed);
+                        tracing::error!(sink = %name, events = report.rejected, "Destination rejected events; they are counted as failed.");
+                    }
                     return;
                 }
                 Err(e) => e,

@@ -314,14 +314,16 @@ async fn redelivered_events_count_as_duplicates() {
         memory.send_batch(&[Arc::clone(&e)]).await.unwrap(),
         DeliveryReport {
             delivered: 1,
-            duplicates: 0
+            duplicates: 0,
+            rejected: 0
         }
     );
     assert_eq!(
         memory.send_batch(&[e]).await.unwrap(),
         DeliveryReport {
             delivered: 0,
-            duplicates: 1
+            duplicates: 1,
+            rejected: 0
         }
     );
     assert_eq!(memory.len(), 1);

@@ -1,5 +1,6 @@
 //! The [`EventSink`] contract, its error type, and the sinks built into core.
 
+pub mod http;
 mod jsonl;
 mod memory;
 mod stdout;
@@ -24,6 +25,9 @@ pub struct DeliveryReport {
     pub delivered: usize,
     /// Events the destination already had (same id), so it ignored them.
     pub duplicates: usize,
+    /// Events the destination refused for good (malformed for it, over a size limit) while
+    /// accepting the rest of the batch. The pipeline counts them as failed; they are not retried.
+    pub rejected: usize,
 }
 
 impl DeliveryReport {
@@ -32,6 +36,7 @@ impl DeliveryReport {
         Self {
             delivered,
             duplicates: 0,
+            rejected: 0,
         }
     }
 }

@@ -1,0 +1,164 @@
+//! The webhook sink.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use llm_security_core::http::classify_status;
+use llm_security_core::{
+    BatchConfig, DeliveryReport, EventSink, SecurityEvent, SinkError, SinkOptions, async_trait,
+};
+
+use crate::config::{WebhookConfig, WebhookError};
+use crate::encoder::{encode, message_id};
+use crate::signature::{Secret, sign};
+
+/// Delivers events as signed Standard Webhooks. See the crate docs.
+#[derive(Debug)]
+pub struct WebhookSink {
+    config: WebhookConfig,
+    secrets: Vec<Secret>,
+    client: reqwest::Client,
+    disabled: AtomicBool,
+    shut_down: AtomicBool,
+}
+
+impl WebhookSink {
+    /// Validates `config` and builds the client (no redirects, the configured timeout).
+    pub fn new(config: WebhookConfig) -> Result<Self, WebhookError> {
+        let secrets = config.validate()?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.timeout)
+            .user_agent(concat!("llm-security/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| WebhookError::Client(e.to_string()))?;
+        Ok(Self {
+            config,
+            secrets,
+            client,
+            disabled: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    /// Pipeline options for webhooks: one event per batch, so a retry re-sends only that event.
+    pub fn recommended_options() -> SinkOptions {
+        SinkOptions {
+            batch: BatchConfig {
+                max_events: 1,
+                ..BatchConfig::default()
+            },
+            ..SinkOptions::default()
+        }
+    }
+
+    /// Whether the endpoint answered `410 Gone` and is no longer called.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled.load(Ordering::Acquire)
+    }
+
+    fn wanted(&self, event: &SecurityEvent) -> bool {
+        self.config.events.is_empty() || self.config.events.contains(&event.event_type)
+    }
+
+    async fn deliver(&self, event: &SecurityEvent) -> Result<(), SinkError> {
+        let body = encode(event);
+        let id = message_id(event);
+        let timestamp = chrono_now();
+        let mut request = self
+            .client
+            .post(&self.config.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &id)
+            .header("webhook-timestamp", timestamp.to_string());
+        if !self.secrets.is_empty() {
+            request = request.header(
+                "webhook-signature",
+                sign(&self.secrets, &id, timestamp, &body),
+            );
+        }
+        let response = request.body(body).send().await.map_err(|e| {
+            if e.is_timeout() {
+                SinkError::Timeout(self.config.timeout)
+            } else {
+                SinkError::transport(e)
+            }
+        })?;
+        let status = response.status().as_u16();
+        if status == 410 {
+            self.disabled.store(true, Ordering::Release);
+            tracing::error!(url = %self.config.url, "Webhook endpoint answered 410 Gone; it is disabled.");
+            return Err(SinkError::permanent(
+                "endpoint answered 410 Gone and is disabled",
+            ));
+        }
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = if (200..300).contains(&status) {
+            String::new()
+        } else {
+            response.text().await.unwrap_or_default()
+        };
+        classify_status(status, retry_after.as_deref(), &text)
+    }
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[async_trait]
+impl EventSink for WebhookSink {
+    fn name(&self) -> &str {
+        "webhook"
+    }
+
+    /// Posts each event of the batch that passes the event filter, in order, stopping at the
+    /// first failure (a retry re-sends the batch with the same `webhook-id`s, so receivers can
+    /// de-duplicate).
+    async fn send_batch(&self, batch: &[Arc<SecurityEvent>]) -> Result<DeliveryReport, SinkError> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(SinkError::AlreadyShutdown);
+        }
+        if self.is_disabled() {
+            return Err(SinkError::permanent(
+                "endpoint answered 410 Gone and is disabled",
+            ));
+        }
+        let mut report = DeliveryReport::default();
+        for event in batch.iter().filter(|e| self.wanted(e)) {
+            self.deliver(event).await?;
+            report.delivered += 1;
+        }
+        Ok(report)
+    }
+
+    /// Any HTTP answer to a HEAD request counts as reachable: endpoints often refuse HEAD, and
+    /// a health check should prefer false positives.
+    async fn healthcheck(&self) -> Result<(), SinkError> {
+        if self.is_disabled() {
+            return Err(SinkError::permanent(
+                "endpoint answered 410 Gone and is disabled",
+            ));
+        }
+        self.client
+            .head(&self.config.url)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(SinkError::transport)
+    }
+
+    async fn shutdown(&self, _timeout: Duration) -> Result<(), SinkError> {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(SinkError::AlreadyShutdown);
+        }
+        Ok(())
+    }
+}
