@@ -312,7 +312,12 @@ async fn hec_ack(State(cfg): State<HecConfig>, headers: HeaderMap, body: Bytes) 
         return hec_reply(StatusCode::BAD_REQUEST, 14, "ACK is disabled", &json!({}));
     }
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return hec_reply(StatusCode::BAD_REQUEST, 6, "Invalid data format", &json!({}));
+        return hec_reply(
+            StatusCode::BAD_REQUEST,
+            6,
+            "Invalid data format",
+            &json!({}),
+        );
     };
     let issued = lock(&cfg.shared).next_ack;
     let acks: serde_json::Map<String, Value> = v["acks"]

@@ -91,7 +91,7 @@ impl HecSink {
         Ok(Reply {
             status,
             code: json["code"].as_i64(),
-            text: json["text"].as_str().map_or(text.clone(), str::to_owned),
+            text: json["text"].as_str().map_or(text, str::to_owned),
             ack_id: json["ackId"].as_u64(),
             invalid_event: json["invalid-event-number"].as_u64().map(|n| n as usize),
             retry_after,

@@ -93,12 +93,15 @@ pub enum VerifyError {
     Replayed(String),
 }
 
+/// Ids with the time they were accepted, and the order they came in.
+type Seen = (HashMap<String, i64>, VecDeque<(i64, String)>);
+
 /// Remembers accepted message ids for a while, bounded in count, to refuse replays.
 #[derive(Debug)]
 pub struct ReplayGuard {
     window: i64,
     capacity: usize,
-    seen: Mutex<(HashMap<String, i64>, VecDeque<(i64, String)>)>,
+    seen: Mutex<Seen>,
 }
 
 impl ReplayGuard {
