@@ -26,5 +26,5 @@ mod sink;
 
 pub use config::{WebhookConfig, WebhookError};
 pub use encoder::encode;
-pub use signature::{ReplayGuard, Secret, Verifier, VerifyError, sign};
+pub use signature::{DEFAULT_TOLERANCE_SECS, ReplayGuard, Secret, Verifier, VerifyError, sign};
 pub use sink::WebhookSink;
