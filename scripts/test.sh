@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # Installs and starts what the tests need, then runs the whole test suite.
 # Extra arguments pass through to `cargo test`, e.g. `./scripts/test.sh -p llm-security-core`.
+#
+# Services (all on 127.0.0.1, stopped on exit):
+# - osmem-server, an OpenSearch-API server from PyPI, for the Elastic sink's real-server tests.
+# Splunk HEC, Splunk SOAR and Grafana cannot be installed from any registry; their sinks are tested
+# against the protocol receivers in crates/llm-security-testkit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Formatting is part of the contract; it costs a second.
 cargo fmt --all --check
 
-# The foundation needs no external service yet; sinks that do add their start scripts under
-# scripts/services/ and are started here.
+tools="${LLMSEC_TOOLS_DIR:-$PWD/target/test-tools}"
+data="$(mktemp -d)"
+trap 'scripts/services/stop-all.sh "$data"; rm -rf "$data"' EXIT
+
+LLMSEC_TEST_OPENSEARCH_URL="$(scripts/services/start-opensearch.sh "$tools" "$data" | tail -n 1)"
+export LLMSEC_TEST_OPENSEARCH_URL
+echo "OpenSearch-API server at $LLMSEC_TEST_OPENSEARCH_URL" >&2
+
 if [ "$#" -eq 0 ]; then
-  cargo test --workspace
+  # All features: every sink, and the tests that need the services started above.
+  cargo test --workspace --all-features
   # The quickstart example checks its own promises and exits non-zero when one fails.
   cargo run --quiet -p example-quickstart
 else
-  cargo test "$@"
+  cargo test --all-features "$@"
 fi

@@ -60,6 +60,40 @@ pub fn assert_golden(path: impl AsRef<std::path::Path>, actual: &str) {
     }
 }
 
+/// `value` pretty-printed with object keys sorted, whatever `serde_json`'s `preserve_order`
+/// feature (which feature unification may switch on) does to key order.
+pub fn canonical_json(value: &serde_json::Value) -> String {
+    fn sorted(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                serde_json::Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(sorted).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&sorted(value)).unwrap_or_default()
+    )
+}
+
+/// Canonical form of newline-delimited JSON: each line through [`canonical_json`].
+pub fn canonical_ndjson(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_or_else(|_| format!("{l}\n"), |v| canonical_json(&v)))
+        .collect()
+}
+
 /// A deterministic event: event `n` has a fixed id and timestamp. Even `n` are threats (an
 /// instruction override in the input), odd `n` are clean analyses.
 pub fn sample_event(n: u64) -> SecurityEvent {

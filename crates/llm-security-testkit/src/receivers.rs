@@ -578,7 +578,7 @@ impl GrafanaReceiver {
 // ---------------------------------------------------------------------------------------------
 // Webhook endpoint
 
-/// An endpoint that accepts any POST, answers 204 (or the scripted failure), and records the
+/// An endpoint that accepts a POST to any path, answers 204 (or the scripted failure), and records the
 /// headers and body so tests can verify signatures themselves.
 #[derive(Debug, Clone)]
 pub struct WebhookReceiver {
@@ -605,12 +605,11 @@ async fn webhook_post(
 }
 
 impl WebhookReceiver {
-    /// Starts an endpoint at `/hook` (and `/`).
+    /// Starts an endpoint that takes POSTs on any path.
     pub async fn start() -> Self {
         let base = Base::start(|shared| {
             Router::new()
-                .route("/hook", post(webhook_post))
-                .route("/", post(webhook_post))
+                .fallback(post(webhook_post))
                 .with_state(shared)
         })
         .await;

@@ -23,9 +23,37 @@
 //!
 //! | Name | Description | Default? |
 //! |------|-------------|----------|
-//! | (none yet) | Sink crates arrive one feature each: `postgres`, `mongo`, `kafka`, `rabbitmq`, `s3`, `splunk`, `elastic`, `phantom`, `webhook`. | |
+//! | `webhook` | [`webhook`]: Standard Webhooks out (signed, filtered, retried) and a verifier for webhooks in | no |
+//! | `splunk` | [`splunk`]: Splunk HTTP Event Collector, with indexer acknowledgement | no |
+//! | `elastic` | [`elastic`]: Elasticsearch / OpenSearch `_bulk` with Elastic Common Schema documents | no |
+//! | `phantom` | [`phantom`]: Splunk SOAR containers with CEF artifacts | no |
+//! | `grafana` | [`grafana`]: Grafana annotations for threats | no |
+//! | `http-sinks` | all of the above | no |
+//!
+//! Sinks for stores and streams (`postgres`, `mongo`, `s3`, `kafka`, `rabbitmq`) are added the
+//! same way as they land.
 //!
 //! The core's built-in sinks ([`MemorySink`], [`JsonlFileSink`], [`StdoutSink`]) are always
 //! available.
 
 pub use llm_security_core::*;
+
+/// Standard Webhooks sink and verifier (feature `webhook`).
+#[cfg(feature = "webhook")]
+pub use llm_security_sink_webhook as webhook;
+
+/// Splunk HTTP Event Collector sink (feature `splunk`).
+#[cfg(feature = "splunk")]
+pub use llm_security_sink_splunk as splunk;
+
+/// Elasticsearch / OpenSearch sink (feature `elastic`).
+#[cfg(feature = "elastic")]
+pub use llm_security_sink_elastic as elastic;
+
+/// Splunk SOAR sink (feature `phantom`).
+#[cfg(feature = "phantom")]
+pub use llm_security_sink_phantom as phantom;
+
+/// Grafana annotations sink (feature `grafana`).
+#[cfg(feature = "grafana")]
+pub use llm_security_sink_grafana as grafana;

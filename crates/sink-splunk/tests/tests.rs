@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use llm_security_core::{BatchConfig, EventSink, Pipeline, RetryConfig, SinkOptions};
 use llm_security_sink_splunk::{HecConfig, HecError, HecSink, encode};
-use llm_security_testkit::{Failure, HecReceiver, assert_golden, sample_event};
+use llm_security_testkit::{Failure, HecReceiver, assert_golden, canonical_ndjson, sample_event};
 
 const TOKEN: &str = "6c3b6b0e-6e2a-4f5e-9d7e-2f0b7d1c9a11";
 
@@ -178,13 +178,10 @@ async fn bad_tokens_and_configuration_are_clear_errors() {
 fn golden_envelopes() {
     let events = [sample_event(0), sample_event(1)];
     let refs: Vec<_> = events.iter().collect();
-    let body = encode(
-        &refs,
-        &HecConfig::new("https://splunk.example", TOKEN).with_index("llm"),
-        "host-1",
-    );
+    let config = HecConfig::new("https://splunk.example", TOKEN).with_index("llm");
+    let body = String::from_utf8(encode(&refs, &config, "host-1")).unwrap();
     assert_golden(
         concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/hec_batch.json"),
-        &String::from_utf8(body).unwrap(),
+        &canonical_ndjson(&body),
     );
 }

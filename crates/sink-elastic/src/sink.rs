@@ -1,0 +1,168 @@
+//! The Elastic sink.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use llm_security_core::http::classify_status;
+use llm_security_core::{DeliveryReport, EventSink, SecurityEvent, SinkError, async_trait};
+use serde_json::Value;
+
+use crate::config::{ElasticAuth, ElasticConfig, ElasticError};
+use crate::encoder::bulk_body;
+
+/// Indexes events into Elasticsearch or OpenSearch. See the crate docs.
+#[derive(Debug)]
+pub struct ElasticSink {
+    config: ElasticConfig,
+    base: reqwest::Url,
+    bulk: reqwest::Url,
+    client: reqwest::Client,
+    shut_down: AtomicBool,
+}
+
+impl ElasticSink {
+    /// Validates `config` and builds the client.
+    pub fn new(config: ElasticConfig) -> Result<Self, ElasticError> {
+        let base = config.validate()?;
+        let bulk = base.join("/_bulk").map_err(|e| ElasticError::Endpoint {
+            endpoint: config.endpoint.clone(),
+            reason: e.to_string(),
+        })?;
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ElasticError::Client(e.to_string()))?;
+        Ok(Self {
+            config,
+            base,
+            bulk,
+            client,
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    fn authorized(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.config.auth {
+            None => r,
+            Some(ElasticAuth::ApiKey(key)) => r.header("authorization", format!("ApiKey {key}")),
+            Some(ElasticAuth::Basic { user, password }) => {
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                r.header("authorization", format!("Basic {token}"))
+            }
+        }
+    }
+
+    /// Sends one `_bulk` request; returns the per-item statuses (and error types), in order.
+    async fn bulk_once(&self, events: &[&SecurityEvent]) -> Result<Vec<(u16, String)>, SinkError> {
+        let request = self
+            .client
+            .post(self.bulk.clone())
+            .header("content-type", "application/x-ndjson")
+            .body(bulk_body(&self.config.index, events));
+        let response = self.authorized(request).send().await.map_err(|e| {
+            if e.is_timeout() {
+                SinkError::Timeout(self.config.timeout)
+            } else {
+                SinkError::transport(e.to_string())
+            }
+        })?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.unwrap_or_default();
+        classify_status(status, retry_after.as_deref(), &text)?;
+        let json: Value = serde_json::from_str(&text)
+            .map_err(|e| SinkError::retriable(format!("unreadable _bulk response: {e}")))?;
+        let items = json["items"].as_array().cloned().unwrap_or_default();
+        if items.len() != events.len() {
+            return Err(SinkError::retriable(format!(
+                "_bulk answered {} items for {} documents",
+                items.len(),
+                events.len()
+            )));
+        }
+        Ok(items
+            .iter()
+            .map(|item| {
+                let result = item
+                    .as_object()
+                    .and_then(|o| o.values().next())
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let status = result["status"]
+                    .as_u64()
+                    .and_then(|s| u16::try_from(s).ok())
+                    .unwrap_or(500);
+                let kind = result["error"]["type"].as_str().unwrap_or("").to_owned();
+                (status, kind)
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl EventSink for ElasticSink {
+    fn name(&self) -> &str {
+        "elasticsearch"
+    }
+
+    async fn send_batch(&self, batch: &[Arc<SecurityEvent>]) -> Result<DeliveryReport, SinkError> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(SinkError::AlreadyShutdown);
+        }
+        let mut pending: Vec<&SecurityEvent> = batch.iter().map(AsRef::as_ref).collect();
+        let mut report = DeliveryReport::default();
+        for attempt in 0..=self.config.item_retries {
+            let statuses = self.bulk_once(&pending).await?;
+            let mut again = Vec::new();
+            for (event, (status, kind)) in pending.iter().zip(statuses) {
+                match status {
+                    200..=299 => report.delivered += 1,
+                    409 => report.duplicates += 1,
+                    429 | 500..=599 => again.push(*event),
+                    _ => {
+                        report.rejected += 1;
+                        tracing::error!(event = %event.id, status, error = %kind, "Elasticsearch refused a document.");
+                    }
+                }
+            }
+            if again.is_empty() {
+                return Ok(report);
+            }
+            tracing::warn!(
+                items = again.len(),
+                attempt,
+                "Sending items that failed with 429/5xx again."
+            );
+            pending = again;
+        }
+        Err(SinkError::retriable(format!(
+            "{} documents still failing with 429/5xx",
+            pending.len()
+        )))
+    }
+
+    async fn healthcheck(&self) -> Result<(), SinkError> {
+        let response = self
+            .authorized(self.client.get(self.base.clone()))
+            .send()
+            .await
+            .map_err(|e| SinkError::transport(e.to_string()))?;
+        let status = response.status().as_u16();
+        classify_status(status, None, &response.text().await.unwrap_or_default())
+    }
+
+    async fn shutdown(&self, _timeout: Duration) -> Result<(), SinkError> {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(SinkError::AlreadyShutdown);
+        }
+        Ok(())
+    }
+}

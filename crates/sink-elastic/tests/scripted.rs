@@ -1,0 +1,67 @@
+//! Behaviour that a real server cannot be made to show on demand (per-item 429s, 503s),
+//! scripted on `WebhookReceiver`, a recording endpoint from the test kit.
+
+use std::sync::Arc;
+
+use llm_security_core::EventSink;
+use llm_security_sink_elastic::{ElasticConfig, ElasticError, ElasticSink};
+use llm_security_testkit::{Failure, WebhookReceiver, sample_event};
+
+fn item(status: u16) -> String {
+    if status < 300 {
+        format!(r#"{{"create":{{"status":{status}}}}}"#)
+    } else {
+        format!(
+            r#"{{"create":{{"status":{status},"error":{{"type":"es_rejected_execution_exception","reason":"busy"}}}}}}"#
+        )
+    }
+}
+
+#[tokio::test]
+async fn only_failed_items_are_sent_again() {
+    let server = WebhookReceiver::start().await;
+    server.fail_next([
+        Failure::status(
+            200,
+            &format!(
+                r#"{{"errors":true,"items":[{},{},{}]}}"#,
+                item(201),
+                item(429),
+                item(201)
+            ),
+        ),
+        Failure::status(
+            200,
+            &format!(r#"{{"errors":false,"items":[{}]}}"#, item(201)),
+        ),
+    ]);
+    let sink = ElasticSink::new(ElasticConfig::new(server.url())).unwrap();
+    let batch: Vec<_> = (0..3).map(|n| Arc::new(sample_event(n))).collect();
+    let report = sink.send_batch(&batch).await.unwrap();
+    assert_eq!(
+        (report.delivered, report.duplicates, report.rejected),
+        (3, 0, 0)
+    );
+    assert_eq!(server.attempts(), 2);
+}
+
+#[tokio::test]
+async fn request_level_errors() {
+    let server = WebhookReceiver::start().await;
+    server.fail_next([
+        Failure::status(503, "unavailable"),
+        Failure::status(400, r#"{"error":"bad"}"#),
+    ]);
+    let sink = ElasticSink::new(ElasticConfig::new(server.url())).unwrap();
+    let batch = [Arc::new(sample_event(0))];
+    assert!(sink.send_batch(&batch).await.unwrap_err().is_retriable());
+    assert!(!sink.send_batch(&batch).await.unwrap_err().is_retriable());
+    assert!(matches!(
+        ElasticSink::new(ElasticConfig::new("es:9200")),
+        Err(ElasticError::Endpoint { .. })
+    ));
+    assert_eq!(
+        ElasticSink::new(ElasticConfig::new("http://es:9200").with_index(" ")).unwrap_err(),
+        ElasticError::EmptyIndex
+    );
+}
