@@ -4,6 +4,7 @@
 #
 # Services (all on 127.0.0.1, stopped on exit):
 # - osmem-server, an OpenSearch-API server from PyPI, for the Elastic sink's real-server tests.
+# - Prometheus (Debian), which the server's metrics test starts itself to scrape /metrics.
 # Splunk HEC, Splunk SOAR and Grafana cannot be installed from any registry; their sinks are tested
 # against the protocol receivers in crates/llm-security-testkit.
 set -euo pipefail
@@ -11,6 +12,14 @@ cd "$(dirname "$0")/.."
 
 # Formatting is part of the contract; it costs a second.
 cargo fmt --all --check
+
+if ! command -v prometheus >/dev/null 2>&1; then
+  echo "Installing Prometheus from Debian" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+LLMSEC_TEST_PROMETHEUS_BIN="$(command -v prometheus)"
+export LLMSEC_TEST_PROMETHEUS_BIN
 
 tools="${LLMSEC_TOOLS_DIR:-$PWD/target/test-tools}"
 data="$(mktemp -d)"

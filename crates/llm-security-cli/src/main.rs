@@ -11,6 +11,7 @@ mod lines;
 mod metrics;
 mod sanitize;
 mod scan;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ enum Command {
     /// Measure detection on a labelled JSON Lines file (TPR, FPR, precision, F1, balanced
     /// accuracy, ROC AUC, pooled and per source, with a threshold sweep).
     Eval(eval::EvalArgs),
+    /// Serve the engine over HTTP: REST, GraphQL, metrics, inbound webhooks.
+    Serve(serve::ServeArgs),
     /// Train the classifier from labelled corpora (permissive licences only), or measure it with
     /// whole sources held out (--loso).
     Train(train::TrainArgs),
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,395 @@
+//! Server configuration: a TOML file, then environment variables on top. Secrets never appear in
+//! `Debug` output or logs.
+
+use std::path::{Path, PathBuf};
+
+use llm_security::{JsonlFileSink, Pipeline, SecurityConfig, SinkOptions};
+use serde::Deserialize;
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown fields.
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    /// A value is out of range, or a sink cannot be built.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Per-client request rate: a token bucket refilled at `per_second`, holding `burst` tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per second per client (API key, else IP address).
+    pub per_second: f64,
+    /// Requests a client may make at once.
+    pub burst: u32,
+}
+
+/// A sink to deliver events to. Secrets may be written as `env:NAME` to read them from the
+/// environment.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    /// Append events to a JSON Lines file (the embedded default store).
+    Jsonl {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Print events to standard output.
+    Stdout,
+    /// Standard Webhooks (feature `webhook`).
+    Webhook {
+        /// Endpoint URL.
+        url: String,
+        /// `whsec_` secrets.
+        #[serde(default)]
+        secrets: Vec<String>,
+        /// Event types to send (all when empty).
+        #[serde(default)]
+        events: Vec<String>,
+    },
+    /// Splunk HEC (feature `splunk`).
+    Splunk {
+        /// Collector base URL.
+        endpoint: String,
+        /// HEC token.
+        token: String,
+        /// Index.
+        #[serde(default)]
+        index: Option<String>,
+    },
+    /// Elasticsearch / OpenSearch (feature `elastic`).
+    Elastic {
+        /// Base URL.
+        endpoint: String,
+        /// Index or data stream.
+        #[serde(default)]
+        index: Option<String>,
+        /// API key (encoded `id:key`).
+        #[serde(default)]
+        api_key: Option<String>,
+    },
+    /// Splunk SOAR (feature `phantom`).
+    Phantom {
+        /// Base URL.
+        endpoint: String,
+        /// `ph-auth-token`.
+        token: String,
+    },
+    /// Grafana annotations (feature `grafana`).
+    Grafana {
+        /// Base URL.
+        endpoint: String,
+        /// Service-account token.
+        token: String,
+    },
+}
+
+impl std::fmt::Debug for SinkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Jsonl { path } => write!(f, "Jsonl({})", path.display()),
+            Self::Stdout => f.write_str("Stdout"),
+            Self::Webhook { url, events, .. } => write!(
+                f,
+                "Webhook {{ url: {url:?}, secrets: [REDACTED], events: {events:?} }}"
+            ),
+            Self::Splunk {
+                endpoint, index, ..
+            } => write!(
+                f,
+                "Splunk {{ endpoint: {endpoint:?}, token: [REDACTED], index: {index:?} }}"
+            ),
+            Self::Elastic {
+                endpoint, index, ..
+            } => write!(
+                f,
+                "Elastic {{ endpoint: {endpoint:?}, index: {index:?}, api_key: [REDACTED] }}"
+            ),
+            Self::Phantom { endpoint, .. } => {
+                write!(f, "Phantom {{ endpoint: {endpoint:?}, token: [REDACTED] }}")
+            }
+            Self::Grafana { endpoint, .. } => {
+                write!(f, "Grafana {{ endpoint: {endpoint:?}, token: [REDACTED] }}")
+            }
+        }
+    }
+}
+
+/// The server's configuration.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on (overridden by `PORT` / `FUNCTIONS_CUSTOMHANDLER_PORT`).
+    pub listen: String,
+    /// API keys accepted in `Authorization: Bearer <key>` or `x-api-key`; none means no auth.
+    /// Environment: `LLM_SECURITY_API_KEYS` (comma-separated).
+    pub api_keys: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Per-client rate limit; none when absent.
+    pub rate_limit: Option<RateLimit>,
+    /// Secrets that inbound webhooks to `/webhook` must be signed with; the endpoint refuses
+    /// everything when empty. Environment: `LLM_SECURITY_WEBHOOK_SECRETS` (comma-separated).
+    pub webhook_secrets: Vec<String>,
+    /// The engine configuration.
+    pub engine: SecurityConfig,
+    /// Where events go; the JSON Lines store at `data_dir/events.jsonl` when empty.
+    pub sinks: Vec<SinkConfig>,
+    /// Folder of the embedded default store.
+    pub data_dir: PathBuf,
+    /// Seconds to drain the sinks on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field(
+                "api_keys",
+                &format_args!("[REDACTED; {}]", self.api_keys.len()),
+            )
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("rate_limit", &self.rate_limit)
+            .field(
+                "webhook_secrets",
+                &format_args!("[REDACTED; {}]", self.webhook_secrets.len()),
+            )
+            .field("engine", &self.engine)
+            .field("sinks", &self.sinks)
+            .field("data_dir", &self.data_dir)
+            .finish()
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            api_keys: Vec::new(),
+            max_body_bytes: 2 << 20,
+            rate_limit: None,
+            webhook_secrets: Vec::new(),
+            engine: SecurityConfig::default(),
+            sinks: Vec::new(),
+            data_dir: PathBuf::from("llm-security-data"),
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+fn split_list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl ServerConfig {
+    /// Reads `path` (when given), then applies the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?;
+                Self::from_toml(&text)?
+            }
+            None => Self::default(),
+        };
+        config.apply_env(|k| std::env::var(k).ok());
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))
+    }
+
+    /// Applies `LLM_SECURITY_API_KEYS`, `LLM_SECURITY_WEBHOOK_SECRETS`, `LLM_SECURITY_LISTEN` and
+    /// `LLM_SECURITY_DATA_DIR` from `env`.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = env("LLM_SECURITY_API_KEYS") {
+            self.api_keys = split_list(&v);
+        }
+        if let Some(v) = env("LLM_SECURITY_WEBHOOK_SECRETS") {
+            self.webhook_secrets = split_list(&v);
+        }
+        if let Some(v) = env("LLM_SECURITY_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = env("LLM_SECURITY_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+    }
+
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.engine
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "max_body_bytes must be greater than zero".into(),
+            ));
+        }
+        if let Some(r) = self.rate_limit
+            && (r.per_second.is_nan() || r.per_second <= 0.0 || r.burst == 0)
+        {
+            return Err(ConfigError::Invalid(
+                "rate_limit needs per_second > 0 and burst > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The address to listen on: `PORT` (Cloud Run, all interfaces), else
+    /// `FUNCTIONS_CUSTOMHANDLER_PORT` (Azure Functions custom handler, loopback), else `listen`.
+    pub fn listen_address(&self, env: impl Fn(&str) -> Option<String>) -> String {
+        if let Some(port) = env("PORT").filter(|p| !p.is_empty()) {
+            return format!("0.0.0.0:{port}");
+        }
+        if let Some(port) = env("FUNCTIONS_CUSTOMHANDLER_PORT").filter(|p| !p.is_empty()) {
+            return format!("127.0.0.1:{port}");
+        }
+        self.listen.clone()
+    }
+}
+
+/// Reads a secret written as `env:NAME` from the environment; other values are used as given.
+fn secret(value: &str) -> Result<String, ConfigError> {
+    match value.strip_prefix("env:") {
+        Some(name) => std::env::var(name)
+            .map_err(|_| ConfigError::Invalid(format!("environment variable {name} is not set"))),
+        None => Ok(value.to_owned()),
+    }
+}
+
+#[allow(unused_variables, clippy::unnecessary_wraps)]
+fn not_compiled(feature: &str) -> Result<Pipeline, ConfigError> {
+    Err(ConfigError::Invalid(format!(
+        "this server was built without the `{feature}` feature"
+    )))
+}
+
+/// Builds the pipeline for the configured sinks.
+pub(crate) fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, ConfigError> {
+    let mut builder = Pipeline::builder();
+    let default_store = [SinkConfig::Jsonl {
+        path: config.data_dir.join("events.jsonl"),
+    }];
+    let sinks = if config.sinks.is_empty() {
+        &default_store[..]
+    } else {
+        &config.sinks[..]
+    };
+    for sink in sinks {
+        builder = match sink {
+            SinkConfig::Jsonl { path } => builder.sink(
+                JsonlFileSink::open(path)
+                    .map_err(|e| ConfigError::Invalid(format!("events file: {e}")))?,
+            ),
+            SinkConfig::Stdout => builder.sink(llm_security::StdoutSink::new()),
+            #[cfg(feature = "webhook")]
+            SinkConfig::Webhook {
+                url,
+                secrets,
+                events,
+            } => {
+                use llm_security::webhook::{WebhookConfig, WebhookSink};
+                let mut c = WebhookConfig::new().with_url(url);
+                for s in secrets {
+                    c = c.with_secret(secret(s)?);
+                }
+                let types = events
+                    .iter()
+                    .map(|e| {
+                        serde_json::from_value(serde_json::Value::String(e.clone()))
+                            .map_err(|_| ConfigError::Invalid(format!("unknown event type {e:?}")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                c = c.with_events(types);
+                builder.sink_with(
+                    WebhookSink::new(c).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+                    WebhookSink::recommended_options(),
+                )
+            }
+            #[cfg(feature = "splunk")]
+            SinkConfig::Splunk {
+                endpoint,
+                token,
+                index,
+            } => {
+                use llm_security::splunk::{HecConfig, HecSink};
+                let mut c = HecConfig::new(endpoint, secret(token)?);
+                c.index.clone_from(index);
+                builder.sink_with(
+                    HecSink::new(c).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+                    SinkOptions::default(),
+                )
+            }
+            #[cfg(feature = "elastic")]
+            SinkConfig::Elastic {
+                endpoint,
+                index,
+                api_key,
+            } => {
+                use llm_security::elastic::{ElasticAuth, ElasticConfig, ElasticSink};
+                let mut c = ElasticConfig::new(endpoint);
+                if let Some(i) = index {
+                    c = c.with_index(i);
+                }
+                if let Some(k) = api_key {
+                    c = c.with_auth(ElasticAuth::ApiKey(secret(k)?));
+                }
+                builder.sink(ElasticSink::new(c).map_err(|e| ConfigError::Invalid(e.to_string()))?)
+            }
+            #[cfg(feature = "phantom")]
+            SinkConfig::Phantom { endpoint, token } => {
+                use llm_security::phantom::{SoarConfig, SoarSink};
+                builder.sink(
+                    SoarSink::new(SoarConfig::new(endpoint, secret(token)?))
+                        .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+                )
+            }
+            #[cfg(feature = "grafana")]
+            SinkConfig::Grafana { endpoint, token } => {
+                use llm_security::grafana::{GrafanaConfig, GrafanaSink};
+                builder.sink(
+                    GrafanaSink::new(GrafanaConfig::new(endpoint, secret(token)?))
+                        .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+                )
+            }
+            #[allow(unreachable_patterns)]
+            other => {
+                let name = match other {
+                    SinkConfig::Webhook { .. } => "webhook",
+                    SinkConfig::Splunk { .. } => "splunk",
+                    SinkConfig::Elastic { .. } => "elastic",
+                    SinkConfig::Phantom { .. } => "phantom",
+                    SinkConfig::Grafana { .. } => "grafana",
+                    _ => "unknown",
+                };
+                let _ = secret;
+                return not_compiled(name);
+            }
+        };
+    }
+    builder
+        .build()
+        .map_err(|e| ConfigError::Invalid(e.to_string()))
+}

@@ -1,0 +1,11 @@
+//! Server tests: the router in-process (tower `oneshot`) and over a real socket.
+
+// REST endpoints, errors and limits, in-process.
+mod api;
+// Inbound webhooks and GraphQL.
+mod extras;
+// A real socket, the embedded store, graceful shutdown, metrics.
+mod socket;
+// Scraped by a real Prometheus server (scripts/test.sh installs it).
+#[cfg(feature = "integration-tests")]
+mod prometheus;
