@@ -9,3 +9,6 @@ mod socket;
 // Scraped by a real Prometheus server (scripts/test.sh installs it).
 #[cfg(feature = "integration-tests")]
 mod prometheus;
+// The AWS Lambda binary against a local Lambda Runtime API emulator.
+#[cfg(feature = "lambda")]
+mod lambda;
