@@ -5,6 +5,7 @@
 # Services (all on 127.0.0.1, stopped on exit):
 # - osmem-server, an OpenSearch-API server from PyPI, for the Elastic sink's real-server tests.
 # - Prometheus (Debian), which the server's metrics test starts itself to scrape /metrics.
+# - PostgreSQL 15 (Debian), a throwaway cluster for the PostgreSQL sink.
 # Splunk HEC, Splunk SOAR and Grafana cannot be installed from any registry; their sinks are tested
 # against the protocol receivers in crates/llm-security-testkit.
 set -euo pipefail
@@ -23,11 +24,19 @@ export LLMSEC_TEST_PROMETHEUS_BIN
 
 tools="${LLMSEC_TOOLS_DIR:-$PWD/target/test-tools}"
 data="$(mktemp -d)"
-trap 'scripts/services/stop-all.sh "$data"; rm -rf "$data"' EXIT
+pgdata=""
+trap 'scripts/services/stop-all.sh "$data"; [ -n "$pgdata" ] && scripts/services/stop-all.sh "$pgdata" && rm -rf "$pgdata"; rm -rf "$data"' EXIT
 
 LLMSEC_TEST_OPENSEARCH_URL="$(scripts/services/start-opensearch.sh "$tools" "$data" | tail -n 1)"
 export LLMSEC_TEST_OPENSEARCH_URL
 echo "OpenSearch-API server at $LLMSEC_TEST_OPENSEARCH_URL" >&2
+
+# PostgreSQL runs as the postgres user, which cannot enter the private $data.
+pgdata="$(mktemp -d)"
+LLMSEC_TEST_POSTGRES_URL="$(scripts/services/start-postgres.sh "$pgdata" | tail -n 1)"
+LLMSEC_TEST_POSTGRES_DATA="$pgdata"
+export LLMSEC_TEST_POSTGRES_URL LLMSEC_TEST_POSTGRES_DATA
+echo "PostgreSQL at ${LLMSEC_TEST_POSTGRES_URL%%@*}@..." >&2
 
 if [ "$#" -eq 0 ]; then
   # All features: every sink, and the tests that need the services started above.

@@ -7,6 +7,7 @@ mod check;
 mod data;
 mod engine_args;
 mod eval;
+mod events;
 mod lines;
 mod metrics;
 mod sanitize;
@@ -39,6 +40,8 @@ enum Command {
     /// Measure detection on a labelled JSON Lines file (TPR, FPR, precision, F1, balanced
     /// accuracy, ROC AUC, pooled and per source, with a threshold sweep).
     Eval(eval::EvalArgs),
+    /// List stored security events from the embedded store, by time and type.
+    Events(events::EventsArgs),
     /// Serve the engine over HTTP: REST, GraphQL, metrics, inbound webhooks.
     Serve(serve::ServeArgs),
     /// Train the classifier from labelled corpora (permissive licences only), or measure it with
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Events(args) => events::run(&args),
     };
     match result {
         Ok(code) => code,

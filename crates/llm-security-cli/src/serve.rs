@@ -11,7 +11,7 @@ use llm_security_server::{ServerConfig, build_state, serve, shutdown_signal};
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Server configuration (TOML). Without it the server runs on the defaults and the embedded
-    /// JSON Lines store in ./llm-security-data.
+    /// SQLite store ./llm-security-data/events.db.
     #[arg(long, env = "LLM_SECURITY_SERVER_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to listen on (PORT or FUNCTIONS_CUSTOMHANDLER_PORT take precedence when set).
@@ -30,7 +30,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let state = build_state(config)?;
+        let state = build_state(config).await?;
         let listener = tokio::net::TcpListener::bind(&address)
             .await
             .with_context(|| format!("cannot listen on {address}"))?;

@@ -513,7 +513,57 @@ fn serve_drains_events_on_sigterm() {
     assert!(killed.success());
     let status = server.wait().unwrap();
     assert!(status.success(), "graceful exit: {status:?}");
-    let events = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
-    assert_eq!(events.lines().count(), 1);
-    assert!(events.contains("\"user_id\":\"u-7\""));
+    let listed = run(
+        &[
+            "events",
+            "--store",
+            dir.path().join("events.db").to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(
+        code(&listed),
+        0,
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["user_id"], "u-7");
+    let filtered = run(
+        &[
+            "events",
+            "--store",
+            dir.path().join("events.db").to_str().unwrap(),
+            "--type",
+            "analysis.completed",
+            "--since",
+            "1h",
+        ],
+        None,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&filtered.stdout),
+        "",
+        "no clean analyses were stored"
+    );
+    let bad = run(
+        &[
+            "events",
+            "--store",
+            dir.path().join("events.db").to_str().unwrap(),
+            "--since",
+            "yesterday",
+        ],
+        None,
+    );
+    assert_eq!(code(&bad), 2);
+    assert_eq!(
+        code(&run(&["events", "--store", "/nonexistent/events.db"], None)),
+        2
+    );
 }

@@ -45,6 +45,16 @@ pub enum SinkConfig {
         /// The file.
         path: PathBuf,
     },
+    /// Store events in SQLite (the embedded default).
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// Store events in PostgreSQL (feature `postgres`).
+    Postgres {
+        /// `postgres://user:password@host/db` (or `env:NAME`).
+        url: String,
+    },
     /// Print events to standard output.
     Stdout,
     /// Standard Webhooks (feature `webhook`).
@@ -100,6 +110,8 @@ impl std::fmt::Debug for SinkConfig {
         match self {
             Self::Jsonl { path } => write!(f, "Jsonl({})", path.display()),
             Self::Stdout => f.write_str("Stdout"),
+            Self::Sqlite { path } => write!(f, "Sqlite({})", path.display()),
+            Self::Postgres { .. } => f.write_str("Postgres { url: [REDACTED] }"),
             Self::Webhook { url, events, .. } => write!(
                 f,
                 "Webhook {{ url: {url:?}, secrets: [REDACTED], events: {events:?} }}"
@@ -144,7 +156,7 @@ pub struct ServerConfig {
     pub webhook_secrets: Vec<String>,
     /// The engine configuration.
     pub engine: SecurityConfig,
-    /// Where events go; the JSON Lines store at `data_dir/events.jsonl` when empty.
+    /// Where events go; the SQLite store at `data_dir/events.db` when empty.
     pub sinks: Vec<SinkConfig>,
     /// Folder of the embedded default store.
     pub data_dir: PathBuf,
@@ -287,10 +299,10 @@ fn not_compiled(feature: &str) -> Result<Pipeline, ConfigError> {
 }
 
 /// Builds the pipeline for the configured sinks.
-pub(crate) fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, ConfigError> {
+pub(crate) async fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, ConfigError> {
     let mut builder = Pipeline::builder();
-    let default_store = [SinkConfig::Jsonl {
-        path: config.data_dir.join("events.jsonl"),
+    let default_store = [SinkConfig::Sqlite {
+        path: config.data_dir.join("events.db"),
     }];
     let sinks = if config.sinks.is_empty() {
         &default_store[..]
@@ -304,6 +316,19 @@ pub(crate) fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, ConfigEr
                     .map_err(|e| ConfigError::Invalid(format!("events file: {e}")))?,
             ),
             SinkConfig::Stdout => builder.sink(llm_security::StdoutSink::new()),
+            SinkConfig::Sqlite { path } => builder.sink(
+                llm_security::sqlite::SqliteSink::open(path)
+                    .await
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+            ),
+            #[cfg(feature = "postgres")]
+            SinkConfig::Postgres { url } => {
+                use llm_security::postgres::{PostgresConfig, PostgresSink};
+                let sink = PostgresSink::connect(&PostgresConfig::new(secret(url)?))
+                    .await
+                    .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+                builder.sink(sink)
+            }
             #[cfg(feature = "webhook")]
             SinkConfig::Webhook {
                 url,
@@ -382,6 +407,7 @@ pub(crate) fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, ConfigEr
                     SinkConfig::Elastic { .. } => "elastic",
                     SinkConfig::Phantom { .. } => "phantom",
                     SinkConfig::Grafana { .. } => "grafana",
+                    SinkConfig::Postgres { .. } => "postgres",
                     _ => "unknown",
                 };
                 let _ = secret;

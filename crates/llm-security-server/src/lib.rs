@@ -199,11 +199,11 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Builds the engine and pipeline `config` describes (the JSON Lines store when no sink is
+/// Builds the engine and pipeline `config` describes (the SQLite store when no sink is
 /// configured). Must run inside a tokio runtime.
-pub fn build_state(config: ServerConfig) -> Result<AppState, ConfigError> {
+pub async fn build_state(config: ServerConfig) -> Result<AppState, ConfigError> {
     let engine = SecurityEngine::try_with_config(config.engine.clone())
         .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-    let pipeline = config::build_pipeline(&config)?;
+    let pipeline = config::build_pipeline(&config).await?;
     AppState::new(engine.with_pipeline(pipeline), config)
 }

@@ -26,6 +26,7 @@ async fn prometheus_scrapes_the_metrics() {
         data_dir: dir.path().to_path_buf(),
         ..ServerConfig::default()
     })
+    .await
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let target = listener.local_addr().unwrap();

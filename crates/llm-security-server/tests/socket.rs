@@ -12,7 +12,7 @@ async fn serves_stores_events_and_drains_on_shutdown() {
         data_dir: dir.path().to_path_buf(),
         ..ServerConfig::default()
     };
-    let state = build_state(config).unwrap();
+    let state = build_state(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -38,9 +38,12 @@ async fn serves_stores_events_and_drains_on_shutdown() {
         .unwrap()
         .unwrap()
         .unwrap();
-    let events: Vec<_> = llm_security::read_jsonl_events(dir.path().join("events.jsonl"))
-        .unwrap()
-        .collect::<Result<_, _>>()
+    let store = llm_security::sqlite::SqliteSink::open(dir.path().join("events.db"))
+        .await
+        .unwrap();
+    let events = store
+        .query(&llm_security::sqlite::EventQuery::default())
+        .await
         .unwrap();
     assert_eq!(
         events.len(),

@@ -28,10 +28,11 @@
 //! | `elastic` | [`elastic`]: Elasticsearch / OpenSearch `_bulk` with Elastic Common Schema documents | no |
 //! | `phantom` | [`phantom`]: Splunk SOAR containers with CEF artifacts | no |
 //! | `grafana` | [`grafana`]: Grafana annotations for threats | no |
-//! | `http-sinks` | all of the above | no |
+//! | `postgres` | [`postgres`]: PostgreSQL, one idempotent insert per batch, embedded migrations | no |
+//! | `sqlite` | [`sqlite`]: SQLite, the embedded default store, queryable by time and type | no |
+//! | `http-sinks` | the five HTTP sinks | no |
 //!
-//! Sinks for stores and streams (`postgres`, `mongo`, `s3`, `kafka`, `rabbitmq`) are added the
-//! same way as they land.
+//! The remaining sinks (`mongo`, `s3`, `kafka`, `rabbitmq`) are added the same way as they land.
 //!
 //! The core's built-in sinks ([`MemorySink`], [`JsonlFileSink`], [`StdoutSink`]) are always
 //! available.
@@ -53,6 +54,14 @@ pub use llm_security_sink_elastic as elastic;
 /// Splunk SOAR sink (feature `phantom`).
 #[cfg(feature = "phantom")]
 pub use llm_security_sink_phantom as phantom;
+
+/// PostgreSQL sink (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use llm_security_sink_postgres as postgres;
+
+/// SQLite store (feature `sqlite`).
+#[cfg(feature = "sqlite")]
+pub use llm_security_sink_sqlite as sqlite;
 
 /// Grafana annotations sink (feature `grafana`).
 #[cfg(feature = "grafana")]

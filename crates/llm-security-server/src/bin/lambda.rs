@@ -16,6 +16,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         // /tmp is the only writable folder in Lambda.
         config.data_dir = std::env::temp_dir().join("llm-security-data");
     }
-    let state = build_state(config)?;
+    let state = build_state(config).await?;
     lambda_http::run(app(state)).await
 }
