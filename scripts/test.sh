@@ -6,6 +6,7 @@
 # - osmem-server, an OpenSearch-API server from PyPI, for the Elastic sink's real-server tests.
 # - Prometheus (Debian), which the server's metrics test starts itself to scrape /metrics.
 # - PostgreSQL 15 (Debian), a throwaway cluster for the PostgreSQL sink.
+# - SecantusDB, a MongoDB-wire-compatible server from PyPI, for the MongoDB sink.
 # Splunk HEC, Splunk SOAR and Grafana cannot be installed from any registry; their sinks are tested
 # against the protocol receivers in crates/llm-security-testkit.
 set -euo pipefail
@@ -25,7 +26,7 @@ export LLMSEC_TEST_PROMETHEUS_BIN
 tools="${LLMSEC_TOOLS_DIR:-$PWD/target/test-tools}"
 data="$(mktemp -d)"
 pgdata=""
-trap 'scripts/services/stop-all.sh "$data"; [ -n "$pgdata" ] && scripts/services/stop-all.sh "$pgdata" && rm -rf "$pgdata"; rm -rf "$data"' EXIT
+trap 'scripts/services/stop-all.sh "$data"; scripts/services/stop-all.sh "$data/mongo"; [ -n "$pgdata" ] && scripts/services/stop-all.sh "$pgdata" && rm -rf "$pgdata"; rm -rf "$data"' EXIT
 
 LLMSEC_TEST_OPENSEARCH_URL="$(scripts/services/start-opensearch.sh "$tools" "$data" | tail -n 1)"
 export LLMSEC_TEST_OPENSEARCH_URL
@@ -37,6 +38,13 @@ LLMSEC_TEST_POSTGRES_URL="$(scripts/services/start-postgres.sh "$pgdata" | tail 
 LLMSEC_TEST_POSTGRES_DATA="$pgdata"
 export LLMSEC_TEST_POSTGRES_URL LLMSEC_TEST_POSTGRES_DATA
 echo "PostgreSQL at ${LLMSEC_TEST_POSTGRES_URL%%@*}@..." >&2
+
+mkdir -p "$data/mongo"
+LLMSEC_TEST_MONGO_URL="$(scripts/services/start-mongo.sh "$tools" "$data/mongo" | tail -n 1)"
+LLMSEC_TEST_MONGO_DATA="$data/mongo"
+LLMSEC_TEST_TOOLS_DIR="$tools"
+export LLMSEC_TEST_MONGO_URL LLMSEC_TEST_MONGO_DATA LLMSEC_TEST_TOOLS_DIR
+echo "MongoDB-wire server at $LLMSEC_TEST_MONGO_URL" >&2
 
 if [ "$#" -eq 0 ]; then
   # All features: every sink, and the tests that need the services started above.

@@ -55,6 +55,20 @@ pub enum SinkConfig {
         /// `postgres://user:password@host/db` (or `env:NAME`).
         url: String,
     },
+    /// Store events in MongoDB (feature `mongo`).
+    Mongo {
+        /// `mongodb://...` (or `env:NAME`).
+        uri: String,
+        /// Database (default `llm_security`).
+        #[serde(default)]
+        database: Option<String>,
+        /// Collection (default `events`).
+        #[serde(default)]
+        collection: Option<String>,
+        /// Days to keep events (a TTL index).
+        #[serde(default)]
+        ttl_days: Option<u64>,
+    },
     /// Print events to standard output.
     Stdout,
     /// Standard Webhooks (feature `webhook`).
@@ -112,6 +126,14 @@ impl std::fmt::Debug for SinkConfig {
             Self::Stdout => f.write_str("Stdout"),
             Self::Sqlite { path } => write!(f, "Sqlite({})", path.display()),
             Self::Postgres { .. } => f.write_str("Postgres { url: [REDACTED] }"),
+            Self::Mongo {
+                database,
+                collection,
+                ..
+            } => write!(
+                f,
+                "Mongo {{ uri: [REDACTED], database: {database:?}, collection: {collection:?} }}"
+            ),
             Self::Webhook { url, events, .. } => write!(
                 f,
                 "Webhook {{ url: {url:?}, secrets: [REDACTED], events: {events:?} }}"
@@ -321,6 +343,30 @@ pub(crate) async fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, Co
                     .await
                     .map_err(|e| ConfigError::Invalid(e.to_string()))?,
             ),
+            #[cfg(feature = "mongo")]
+            SinkConfig::Mongo {
+                uri,
+                database,
+                collection,
+                ttl_days,
+            } => {
+                use llm_security::mongo::{MongoConfig, MongoSink};
+                let mut c = MongoConfig::new(secret(uri)?);
+                if let Some(d) = database {
+                    c.database.clone_from(d);
+                }
+                if let Some(n) = collection {
+                    c.collection.clone_from(n);
+                }
+                if let Some(days) = ttl_days {
+                    c = c.with_ttl(std::time::Duration::from_secs(days * 86_400));
+                }
+                builder.sink(
+                    MongoSink::connect(&c)
+                        .await
+                        .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+                )
+            }
             #[cfg(feature = "postgres")]
             SinkConfig::Postgres { url } => {
                 use llm_security::postgres::{PostgresConfig, PostgresSink};
@@ -408,6 +454,7 @@ pub(crate) async fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, Co
                     SinkConfig::Phantom { .. } => "phantom",
                     SinkConfig::Grafana { .. } => "grafana",
                     SinkConfig::Postgres { .. } => "postgres",
+                    SinkConfig::Mongo { .. } => "mongo",
                     _ => "unknown",
                 };
                 let _ = secret;

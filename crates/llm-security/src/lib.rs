@@ -29,10 +29,11 @@
 //! | `phantom` | [`phantom`]: Splunk SOAR containers with CEF artifacts | no |
 //! | `grafana` | [`grafana`]: Grafana annotations for threats | no |
 //! | `postgres` | [`postgres`]: PostgreSQL, one idempotent insert per batch, embedded migrations | no |
+//! | `mongo` | [`mongo`]: MongoDB, unordered `insert_many` keyed by event id, optional TTL index | no |
 //! | `sqlite` | [`sqlite`]: SQLite, the embedded default store, queryable by time and type | no |
 //! | `http-sinks` | the five HTTP sinks | no |
 //!
-//! The remaining sinks (`mongo`, `s3`, `kafka`, `rabbitmq`) are added the same way as they land.
+//! The remaining sinks (`s3`, `kafka`, `rabbitmq`) are added the same way as they land.
 //!
 //! The core's built-in sinks ([`MemorySink`], [`JsonlFileSink`], [`StdoutSink`]) are always
 //! available.
@@ -58,6 +59,10 @@ pub use llm_security_sink_phantom as phantom;
 /// PostgreSQL sink (feature `postgres`).
 #[cfg(feature = "postgres")]
 pub use llm_security_sink_postgres as postgres;
+
+/// MongoDB sink (feature `mongo`).
+#[cfg(feature = "mongo")]
+pub use llm_security_sink_mongo as mongo;
 
 /// SQLite store (feature `sqlite`).
 #[cfg(feature = "sqlite")]
