@@ -7,6 +7,8 @@
 # - Prometheus (Debian), which the server's metrics test starts itself to scrape /metrics.
 # - PostgreSQL 15 (Debian), a throwaway cluster for the PostgreSQL sink.
 # - SecantusDB, a MongoDB-wire-compatible server from PyPI, for the MongoDB sink.
+# - s3s-fs, an S3-compatible server from crates.io that verifies SigV4, for the S3 sink (built once
+#   into $tools, about 3 minutes).
 # Splunk HEC, Splunk SOAR and Grafana cannot be installed from any registry; their sinks are tested
 # against the protocol receivers in crates/llm-security-testkit.
 set -euo pipefail
@@ -26,7 +28,7 @@ export LLMSEC_TEST_PROMETHEUS_BIN
 tools="${LLMSEC_TOOLS_DIR:-$PWD/target/test-tools}"
 data="$(mktemp -d)"
 pgdata=""
-trap 'scripts/services/stop-all.sh "$data"; scripts/services/stop-all.sh "$data/mongo"; [ -n "$pgdata" ] && scripts/services/stop-all.sh "$pgdata" && rm -rf "$pgdata"; rm -rf "$data"' EXIT
+trap 'scripts/services/stop-all.sh "$data"; scripts/services/stop-all.sh "$data/mongo"; scripts/services/stop-all.sh "$data/s3"; [ -n "$pgdata" ] && scripts/services/stop-all.sh "$pgdata" && rm -rf "$pgdata"; rm -rf "$data"' EXIT
 
 LLMSEC_TEST_OPENSEARCH_URL="$(scripts/services/start-opensearch.sh "$tools" "$data" | tail -n 1)"
 export LLMSEC_TEST_OPENSEARCH_URL
@@ -46,11 +48,22 @@ LLMSEC_TEST_TOOLS_DIR="$tools"
 export LLMSEC_TEST_MONGO_URL LLMSEC_TEST_MONGO_DATA LLMSEC_TEST_TOOLS_DIR
 echo "MongoDB-wire server at $LLMSEC_TEST_MONGO_URL" >&2
 
+mkdir -p "$data/s3"
+LLMSEC_TEST_S3_URL="$(scripts/services/start-s3.sh "$tools" "$data/s3" | tail -n 1)"
+LLMSEC_TEST_S3_DATA="$data/s3"
+export LLMSEC_TEST_S3_URL LLMSEC_TEST_S3_DATA
+echo "S3-compatible server at $LLMSEC_TEST_S3_URL" >&2
+
 if [ "$#" -eq 0 ]; then
   # All features: every sink, and the tests that need the services started above.
   cargo test --workspace --all-features
-  # The quickstart example checks its own promises and exits non-zero when one fails.
+  # The examples check their own promises and exit non-zero when one fails.
   cargo run --quiet -p example-quickstart
+  cargo run --quiet -p example-stores --bin sqlite
+  DATABASE_URL="$LLMSEC_TEST_POSTGRES_URL" cargo run --quiet -p example-stores --bin postgres
+  MONGODB_URI="$LLMSEC_TEST_MONGO_URL" cargo run --quiet -p example-stores --bin mongo
+  S3_ENDPOINT="$LLMSEC_TEST_S3_URL" S3_BUCKET=llmsec-events AWS_ACCESS_KEY_ID=llmsec AWS_SECRET_ACCESS_KEY=llmsec-secret \
+    cargo run --quiet -p example-stores --bin s3
 else
   cargo test --all-features "$@"
 fi

@@ -10,6 +10,7 @@ mod eval;
 mod events;
 mod lines;
 mod metrics;
+mod report;
 mod sanitize;
 mod scan;
 mod serve;
@@ -42,6 +43,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// List stored security events from the embedded store, by time and type.
     Events(events::EventsArgs),
+    /// Build the daily security report from the embedded store; optionally upload it to S3.
+    Report(report::ReportArgs),
     /// Serve the engine over HTTP: REST, GraphQL, metrics, inbound webhooks.
     Serve(serve::ServeArgs),
     /// Train the classifier from labelled corpora (permissive licences only), or measure it with
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Events(args) => events::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     match result {
         Ok(code) => code,

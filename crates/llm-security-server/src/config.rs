@@ -69,6 +69,26 @@ pub enum SinkConfig {
         #[serde(default)]
         ttl_days: Option<u64>,
     },
+    /// S3 or an S3-compatible store (feature `s3`).
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Region.
+        region: String,
+        /// Custom endpoint (path-style addressing).
+        #[serde(default)]
+        endpoint: Option<String>,
+        /// Key prefix.
+        #[serde(default)]
+        prefix: Option<String>,
+        /// Access key id (or `env:NAME`).
+        access_key_id: String,
+        /// Secret access key (or `env:NAME`).
+        secret_access_key: String,
+        /// Gzip objects.
+        #[serde(default)]
+        gzip: bool,
+    },
     /// Print events to standard output.
     Stdout,
     /// Standard Webhooks (feature `webhook`).
@@ -126,6 +146,15 @@ impl std::fmt::Debug for SinkConfig {
             Self::Stdout => f.write_str("Stdout"),
             Self::Sqlite { path } => write!(f, "Sqlite({})", path.display()),
             Self::Postgres { .. } => f.write_str("Postgres { url: [REDACTED] }"),
+            Self::S3 {
+                bucket,
+                region,
+                endpoint,
+                ..
+            } => write!(
+                f,
+                "S3 {{ bucket: {bucket:?}, region: {region:?}, endpoint: {endpoint:?}, credentials: [REDACTED] }}"
+            ),
             Self::Mongo {
                 database,
                 collection,
@@ -367,6 +396,35 @@ pub(crate) async fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, Co
                         .map_err(|e| ConfigError::Invalid(e.to_string()))?,
                 )
             }
+            #[cfg(feature = "s3")]
+            SinkConfig::S3 {
+                bucket,
+                region,
+                endpoint,
+                prefix,
+                access_key_id,
+                secret_access_key,
+                gzip,
+            } => {
+                use llm_security::s3::{S3Config, S3Sink};
+                let mut c = S3Config::new(
+                    bucket,
+                    region,
+                    secret(access_key_id)?,
+                    secret(secret_access_key)?,
+                )
+                .with_gzip(*gzip);
+                if let Some(e) = endpoint {
+                    c = c.with_endpoint(e);
+                }
+                if let Some(p) = prefix {
+                    c.prefix.clone_from(p);
+                }
+                builder.sink_with(
+                    S3Sink::new(c).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+                    S3Sink::recommended_options(),
+                )
+            }
             #[cfg(feature = "postgres")]
             SinkConfig::Postgres { url } => {
                 use llm_security::postgres::{PostgresConfig, PostgresSink};
@@ -455,6 +513,7 @@ pub(crate) async fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, Co
                     SinkConfig::Grafana { .. } => "grafana",
                     SinkConfig::Postgres { .. } => "postgres",
                     SinkConfig::Mongo { .. } => "mongo",
+                    SinkConfig::S3 { .. } => "s3",
                     _ => "unknown",
                 };
                 let _ = secret;

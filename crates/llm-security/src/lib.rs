@@ -30,10 +30,11 @@
 //! | `grafana` | [`grafana`]: Grafana annotations for threats | no |
 //! | `postgres` | [`postgres`]: PostgreSQL, one idempotent insert per batch, embedded migrations | no |
 //! | `mongo` | [`mongo`]: MongoDB, unordered `insert_many` keyed by event id, optional TTL index | no |
+//! | `s3` | [`s3`]: S3 / S3-compatible, NDJSON (gzip optional) under date/hour keys; the daily security report | no |
 //! | `sqlite` | [`sqlite`]: SQLite, the embedded default store, queryable by time and type | no |
 //! | `http-sinks` | the five HTTP sinks | no |
 //!
-//! The remaining sinks (`s3`, `kafka`, `rabbitmq`) are added the same way as they land.
+//! The stream sinks (`kafka`, `rabbitmq`) are added the same way as they land.
 //!
 //! The core's built-in sinks ([`MemorySink`], [`JsonlFileSink`], [`StdoutSink`]) are always
 //! available.
@@ -63,6 +64,10 @@ pub use llm_security_sink_postgres as postgres;
 /// MongoDB sink (feature `mongo`).
 #[cfg(feature = "mongo")]
 pub use llm_security_sink_mongo as mongo;
+
+/// S3 sink and daily report (feature `s3`).
+#[cfg(feature = "s3")]
+pub use llm_security_sink_s3 as s3;
 
 /// SQLite store (feature `sqlite`).
 #[cfg(feature = "sqlite")]
