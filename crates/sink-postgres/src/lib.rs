@@ -11,6 +11,7 @@
 
 mod config;
 mod encoder;
+mod health;
 mod sink;
 
 pub use config::{PostgresConfig, PostgresError};

@@ -114,10 +114,8 @@ impl EventSink for PostgresSink {
     }
 
     async fn healthcheck(&self) -> Result<(), SinkError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
+        crate::health::select_one(&self.pool)
             .await
-            .map(|_| ())
             .map_err(|e| classify(&e))
     }
 
