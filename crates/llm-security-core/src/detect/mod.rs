@@ -7,6 +7,7 @@
 
 pub mod classifier;
 mod decode;
+mod deobfuscate;
 mod rules;
 pub(crate) mod unicode;
 mod view;
@@ -88,6 +89,7 @@ impl Detectors {
                         (p, None) => unlisted = p,
                     }
                 }
+                found.extend(deobfuscated(pack, text, &enabled, &found));
                 let mut budget = decode::MAX_DECODED;
                 found.extend(self.decoded(text, 1, &enabled, config, extra, &mut budget));
                 found
@@ -199,6 +201,42 @@ impl Detectors {
     }
 }
 
+/// Rules on the text with letter spacing, padding and leetspeak undone; only rules that did not
+/// already fire on the plain text are reported, with spans in the original.
+fn deobfuscated(
+    pack: &RulePack,
+    text: &str,
+    enabled: &dyn Fn(usize) -> bool,
+    found: &[Threat],
+) -> Vec<Threat> {
+    let Some((clear, map)) = deobfuscate::deobfuscate(text) else {
+        return Vec::new();
+    };
+    let view = View::normalized(&clear);
+    let original_span = |s: Span| {
+        let start = map[s.start];
+        let last = map[s.end - 1];
+        Span::new(
+            start,
+            last + text[last..].chars().next().map_or(1, char::len_utf8),
+        )
+    };
+    let hits: Vec<_> = pack
+        .scan(&view, &clear, enabled)
+        .into_iter()
+        .map(|h| rules::Hit {
+            rule: h.rule,
+            span: original_span(h.span),
+        })
+        .filter(|h| !found.iter().any(|t| t.rule == pack.specs()[h.rule].id))
+        .collect();
+    let mut threats = threats_from_hits(pack, hits, text);
+    for t in &mut threats {
+        t.message = format!("{} (after undoing letter spacing or leetspeak)", t.message);
+    }
+    threats
+}
+
 /// What detection needs beyond the text and the configuration.
 #[derive(Debug)]
 pub(crate) struct Extra<'a> {
@@ -289,7 +327,11 @@ fn collect(
     raw: &str,
     enabled: &dyn Fn(usize) -> bool,
 ) -> Vec<Threat> {
-    let mut hits = pack.scan(view, raw, enabled);
+    threats_from_hits(pack, pack.scan(view, raw, enabled), raw)
+}
+
+/// One threat per rule from its hits, with spans and evidence in `raw`.
+fn threats_from_hits(pack: &RulePack, mut hits: Vec<rules::Hit>, raw: &str) -> Vec<Threat> {
     hits.sort_by_key(|h| (h.rule, h.span));
     hits.dedup();
     let mut threats: Vec<Threat> = Vec::new();
