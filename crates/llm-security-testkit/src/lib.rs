@@ -94,6 +94,30 @@ pub fn canonical_ndjson(text: &str) -> String {
         .collect()
 }
 
+/// Pipeline options for delivery tests: batches of up to `max_events` events (and 10 MB),
+/// flushed after 20 ms; up to `max_retries` retries with backoff from `initial_backoff`,
+/// capped at 1 s (which also caps a `Retry-After`).
+pub fn delivery_options(
+    max_events: usize,
+    initial_backoff: std::time::Duration,
+    max_retries: u32,
+) -> llm_security_core::SinkOptions {
+    use std::time::Duration;
+    llm_security_core::SinkOptions {
+        batch: llm_security_core::BatchConfig {
+            max_events,
+            max_bytes: 10_000_000,
+            timeout: Duration::from_millis(20),
+        },
+        retry: llm_security_core::RetryConfig {
+            initial_backoff,
+            max_backoff: Duration::from_secs(1),
+            max_retries,
+        },
+        ..llm_security_core::SinkOptions::default()
+    }
+}
+
 /// A deterministic event: event `n` has a fixed id and timestamp. Even `n` are threats (an
 /// instruction override in the input), odd `n` are clean analyses.
 pub fn sample_event(n: u64) -> SecurityEvent {

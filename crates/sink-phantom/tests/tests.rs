@@ -4,26 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use llm_security_core::{BatchConfig, EventSink, Pipeline, RetryConfig, SinkOptions};
+use llm_security_core::{EventSink, Pipeline, SinkOptions};
 use llm_security_sink_phantom::{SoarConfig, SoarError, SoarSink, container};
-use llm_security_testkit::{Failure, SoarReceiver, assert_golden, canonical_json, sample_event};
+use llm_security_testkit::{
+    Failure, SoarReceiver, assert_golden, canonical_json, delivery_options, sample_event,
+};
 
 const TOKEN: &str = "soar-automation-token";
 
 fn options() -> SinkOptions {
-    SinkOptions {
-        batch: BatchConfig {
-            max_events: 10,
-            max_bytes: 1_000_000,
-            timeout: Duration::from_millis(20),
-        },
-        retry: RetryConfig {
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_secs(2),
-            max_retries: 5,
-        },
-        ..SinkOptions::default()
-    }
+    delivery_options(10, Duration::from_millis(10), 5)
 }
 
 #[tokio::test]

@@ -3,11 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use llm_security_core::{
-    BatchConfig, EventSink, Pipeline, RetryConfig, SecurityEvent, SinkOptions,
-};
+use llm_security_core::{EventSink, Pipeline, SecurityEvent, SinkOptions};
 use llm_security_sink_postgres::{PostgresConfig, PostgresError, PostgresSink};
-use llm_security_testkit::sample_event;
+use llm_security_testkit::{delivery_options, sample_event};
 use sqlx::Row as _;
 
 /// The restart test stops the server; the others wait for it.
@@ -51,19 +49,7 @@ async fn count(sink: &PostgresSink, tag: u128) -> i64 {
 }
 
 fn options() -> SinkOptions {
-    SinkOptions {
-        batch: BatchConfig {
-            max_events: 200,
-            max_bytes: 10_000_000,
-            timeout: Duration::from_millis(20),
-        },
-        retry: RetryConfig {
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(1),
-            max_retries: 60,
-        },
-        ..SinkOptions::default()
-    }
+    delivery_options(200, Duration::from_millis(50), 60)
 }
 
 #[tokio::test]

@@ -5,11 +5,9 @@ use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use llm_security_core::{
-    BatchConfig, EventSink, Pipeline, RetryConfig, SecurityEvent, SinkOptions,
-};
+use llm_security_core::{EventSink, Pipeline, SecurityEvent, SinkOptions};
 use llm_security_sink_s3::{S3Config, S3Sink, SecurityReport};
-use llm_security_testkit::sample_event;
+use llm_security_testkit::{delivery_options, sample_event};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -70,19 +68,7 @@ async fn stored_ids(sink: &S3Sink, prefix: &str) -> Vec<String> {
 }
 
 fn options() -> SinkOptions {
-    SinkOptions {
-        batch: BatchConfig {
-            max_events: 100,
-            max_bytes: 10_000_000,
-            timeout: Duration::from_millis(20),
-        },
-        retry: RetryConfig {
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(1),
-            max_retries: 100,
-        },
-        ..SinkOptions::default()
-    }
+    delivery_options(100, Duration::from_millis(100), 100)
 }
 
 #[tokio::test]

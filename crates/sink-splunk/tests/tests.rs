@@ -4,26 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use llm_security_core::{BatchConfig, EventSink, Pipeline, RetryConfig, SinkOptions};
+use llm_security_core::{EventSink, Pipeline, SinkOptions};
 use llm_security_sink_splunk::{HecConfig, HecError, HecSink, encode};
-use llm_security_testkit::{Failure, HecReceiver, assert_golden, canonical_ndjson, sample_event};
+use llm_security_testkit::{
+    Failure, HecReceiver, assert_golden, canonical_ndjson, delivery_options, sample_event,
+};
 
 const TOKEN: &str = "6c3b6b0e-6e2a-4f5e-9d7e-2f0b7d1c9a11";
 
 fn options() -> SinkOptions {
-    SinkOptions {
-        batch: BatchConfig {
-            max_events: 25,
-            max_bytes: 1_000_000,
-            timeout: Duration::from_millis(20),
-        },
-        retry: RetryConfig {
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_secs(2),
-            max_retries: 5,
-        },
-        ..SinkOptions::default()
-    }
+    delivery_options(25, Duration::from_millis(10), 5)
 }
 
 #[tokio::test]
