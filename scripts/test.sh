@@ -57,13 +57,17 @@ echo "S3-compatible server at $LLMSEC_TEST_S3_URL" >&2
 if [ "$#" -eq 0 ]; then
   # All features: every sink, and the tests that need the services started above.
   cargo test --workspace --all-features
-  # The examples check their own promises and exit non-zero when one fails.
-  cargo run --quiet -p example-quickstart
-  cargo run --quiet -p example-stores --bin sqlite
-  DATABASE_URL="$LLMSEC_TEST_POSTGRES_URL" cargo run --quiet -p example-stores --bin postgres
-  MONGODB_URI="$LLMSEC_TEST_MONGO_URL" cargo run --quiet -p example-stores --bin mongo
+  # The examples check their own promises and exit non-zero when one fails. They are built with the
+  # same workspace-wide features as the tests, so no dependency is compiled a second time (`cargo run
+  # -p` would resolve features for one package and rebuild the AWS and database stacks).
+  cargo build --quiet --workspace --all-features --bins
+  bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug"
+  "$bin/example-quickstart"
+  "$bin/sqlite"
+  DATABASE_URL="$LLMSEC_TEST_POSTGRES_URL" "$bin/postgres"
+  MONGODB_URI="$LLMSEC_TEST_MONGO_URL" "$bin/mongo"
   S3_ENDPOINT="$LLMSEC_TEST_S3_URL" S3_BUCKET=llmsec-events AWS_ACCESS_KEY_ID=llmsec AWS_SECRET_ACCESS_KEY=llmsec-secret \
-    cargo run --quiet -p example-stores --bin s3
+    "$bin/s3"
 else
   cargo test --all-features "$@"
 fi
