@@ -9,6 +9,7 @@
 # - SecantusDB, a MongoDB-wire-compatible server from PyPI, for the MongoDB sink.
 # - s3s-fs, an S3-compatible server from crates.io that verifies SigV4, for the S3 sink (built once
 #   into $tools, about 3 minutes).
+# Then every cargo-fuzz target runs for LLMSEC_FUZZ_SECONDS (default 15) each: scripts/fuzz.sh.
 # Splunk HEC, Splunk SOAR and Grafana cannot be installed from any registry; their sinks are tested
 # against the protocol receivers in crates/llm-security-testkit.
 set -euo pipefail
@@ -68,6 +69,11 @@ if [ "$#" -eq 0 ]; then
   MONGODB_URI="$LLMSEC_TEST_MONGO_URL" "$bin/mongo"
   S3_ENDPOINT="$LLMSEC_TEST_S3_URL" S3_BUCKET=llmsec-events AWS_ACCESS_KEY_ID=llmsec AWS_SECRET_ACCESS_KEY=llmsec-secret \
     "$bin/s3"
+  # Every parser of untrusted input under libFuzzer for a bounded time (0 skips it).
+  fuzz_seconds="${LLMSEC_FUZZ_SECONDS:-15}"
+  if [ "$fuzz_seconds" != 0 ]; then
+    scripts/fuzz.sh "$fuzz_seconds"
+  fi
 else
   cargo test --all-features "$@"
 fi

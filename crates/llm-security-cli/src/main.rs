@@ -14,6 +14,7 @@ mod report;
 mod sanitize;
 mod scan;
 mod serve;
+mod spool;
 mod train;
 
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ enum Command {
     Report(report::ReportArgs),
     /// Serve the engine over HTTP: REST, GraphQL, metrics, inbound webhooks.
     Serve(serve::ServeArgs),
+    /// Inspect and operate the durable spools of a stopped server: status, replay, purge.
+    Spool(spool::SpoolArgs),
     /// Train the classifier from labelled corpora (permissive licences only), or measure it with
     /// whole sources held out (--loso).
     Train(train::TrainArgs),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Events(args) => events::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Spool(args) => spool::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use llm_security::{JsonlFileSink, Pipeline, SecurityConfig, SinkOptions};
+use llm_security::spool::{FullPolicy, SpoolConfig, SpoolHandle, SpooledSink};
+use llm_security::{
+    EventSink, JsonlFileSink, Pipeline, PipelineBuilder, SecurityConfig, SinkOptions,
+};
 use serde::Deserialize;
 
 /// Why the configuration is unusable.
@@ -189,6 +192,44 @@ impl std::fmt::Debug for SinkConfig {
     }
 }
 
+/// A durable spool in front of every sink (`[spool]` in the configuration file).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpoolSettings {
+    /// Parent folder; each sink gets a sub-folder named after it. Default: `data_dir/spool`.
+    pub dir: Option<PathBuf>,
+    /// Bound of each sink's spool in bytes of event data (default 1 GiB).
+    pub max_bytes: u64,
+    /// `block` (default) or `drop_oldest`.
+    pub when_full: FullPolicy,
+}
+
+impl Default for SpoolSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            max_bytes: 1 << 30,
+            when_full: FullPolicy::Block,
+        }
+    }
+}
+
+/// The folder of a sink's spool under `parent`: the sink's name with anything but ASCII
+/// letters, digits, `.`, `-` and `_` replaced by `_`.
+pub fn spool_dir_for(parent: &Path, sink_name: &str) -> PathBuf {
+    let clean: String = sink_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    parent.join(clean)
+}
+
 /// The server's configuration.
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -213,6 +254,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Seconds to drain the sinks on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// A durable spool in front of every sink; none when absent.
+    pub spool: Option<SpoolSettings>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -232,6 +275,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("engine", &self.engine)
             .field("sinks", &self.sinks)
             .field("data_dir", &self.data_dir)
+            .field("spool", &self.spool)
             .finish()
     }
 }
@@ -248,6 +292,7 @@ impl Default for ServerConfig {
             sinks: Vec::new(),
             data_dir: PathBuf::from("llm-security-data"),
             shutdown_timeout_secs: 10,
+            spool: None,
         }
     }
 }
@@ -310,6 +355,13 @@ impl ServerConfig {
                 "max_body_bytes must be greater than zero".into(),
             ));
         }
+        if let Some(spool) = &self.spool
+            && spool.max_bytes == 0
+        {
+            return Err(ConfigError::Invalid(
+                "spool.max_bytes must be greater than zero".into(),
+            ));
+        }
         if let Some(r) = self.rate_limit
             && (r.per_second.is_nan() || r.per_second <= 0.0 || r.burst == 0)
         {
@@ -343,15 +395,81 @@ fn secret(value: &str) -> Result<String, ConfigError> {
 }
 
 #[allow(unused_variables, clippy::unnecessary_wraps)]
-fn not_compiled(feature: &str) -> Result<Pipeline, ConfigError> {
+fn not_compiled(feature: &str) -> Result<(Pipeline, Vec<(String, SpoolHandle)>), ConfigError> {
     Err(ConfigError::Invalid(format!(
         "this server was built without the `{feature}` feature"
     )))
 }
 
-/// Builds the pipeline for the configured sinks.
-pub(crate) async fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, ConfigError> {
-    let mut builder = Pipeline::builder();
+/// Adds sinks to a pipeline, each behind its own spool when one is configured. Keeps the first
+/// error so that the sink list below reads as plain additions.
+struct Assembler {
+    builder: PipelineBuilder,
+    spool: Option<(PathBuf, SpoolSettings)>,
+    handles: Vec<(String, SpoolHandle)>,
+    used_dirs: Vec<PathBuf>,
+    error: Option<ConfigError>,
+}
+
+impl Assembler {
+    fn sink(self, sink: impl EventSink + 'static) -> Self {
+        self.sink_with(sink, SinkOptions::default())
+    }
+
+    fn sink_with(mut self, sink: impl EventSink + 'static, options: SinkOptions) -> Self {
+        let Some((parent, settings)) = &self.spool else {
+            self.builder = self.builder.sink_with(sink, options);
+            return self;
+        };
+        // Same-named sinks get -2, -3, ... in the order they are configured.
+        let base = spool_dir_for(parent, sink.name());
+        let mut dir = base.clone();
+        let mut n = 1;
+        while self.used_dirs.contains(&dir) {
+            n += 1;
+            dir = PathBuf::from(format!("{}-{n}", base.display()));
+        }
+        self.used_dirs.push(dir.clone());
+        let label = dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let config = SpoolConfig::new(dir)
+            .with_max_bytes(settings.max_bytes)
+            .with_when_full(settings.when_full)
+            .with_batch_events(options.batch.max_events);
+        match SpooledSink::open(sink, config) {
+            Ok(spooled) => {
+                self.handles.push((label, spooled.handle()));
+                self.builder = self
+                    .builder
+                    .sink_with(spooled, SpooledSink::recommended_options());
+            }
+            Err(e) => {
+                self.error
+                    .get_or_insert(ConfigError::Invalid(format!("spool: {e}")));
+            }
+        }
+        self
+    }
+}
+
+/// Builds the pipeline for the configured sinks, and the handles of their spools.
+pub(crate) async fn build_pipeline(
+    config: &ServerConfig,
+) -> Result<(Pipeline, Vec<(String, SpoolHandle)>), ConfigError> {
+    let mut builder = Assembler {
+        builder: Pipeline::builder(),
+        spool: config.spool.as_ref().map(|s| {
+            let dir = s
+                .dir
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("spool"));
+            (dir, s.clone())
+        }),
+        handles: Vec::new(),
+        used_dirs: Vec::new(),
+        error: None,
+    };
     let default_store = [SinkConfig::Sqlite {
         path: config.data_dir.join("events.db"),
     }];
@@ -521,7 +639,12 @@ pub(crate) async fn build_pipeline(config: &ServerConfig) -> Result<Pipeline, Co
             }
         };
     }
-    builder
+    if let Some(e) = builder.error {
+        return Err(e);
+    }
+    let pipeline = builder
+        .builder
         .build()
-        .map_err(|e| ConfigError::Invalid(e.to_string()))
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    Ok((pipeline, builder.handles))
 }

@@ -38,7 +38,7 @@ use llm_security_sink_webhook::Verifier;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use config::{ConfigError, RateLimit, ServerConfig, SinkConfig};
+pub use config::{ConfigError, RateLimit, ServerConfig, SinkConfig, SpoolSettings, spool_dir_for};
 pub use metrics::Metrics;
 pub use webhooks::WebhookHandler;
 
@@ -204,6 +204,8 @@ pub async fn shutdown_signal() {
 pub async fn build_state(config: ServerConfig) -> Result<AppState, ConfigError> {
     let engine = SecurityEngine::try_with_config(config.engine.clone())
         .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-    let pipeline = config::build_pipeline(&config).await?;
-    AppState::new(engine.with_pipeline(pipeline), config)
+    let (pipeline, spools) = config::build_pipeline(&config).await?;
+    let state = AppState::new(engine.with_pipeline(pipeline), config)?;
+    state.metrics().watch_spools(spools);
+    Ok(state)
 }

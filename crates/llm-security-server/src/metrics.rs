@@ -8,8 +8,10 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use llm_security::Analysis;
+use llm_security::spool::{SpoolHandle, SpoolStats};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::AppState;
@@ -33,6 +35,139 @@ pub struct Metrics {
     sink_events: IntCounterVec,
     sink_queue: IntGaugeVec,
     last_sink_stats: Arc<Mutex<Vec<llm_security::SinkStats>>>,
+    spools: SpoolMetrics,
+}
+
+/// Spool depth, age, breaker and delivery outcomes per sink.
+#[derive(Clone)]
+struct SpoolMetrics {
+    events: IntCounterVec,
+    pending: IntGaugeVec,
+    bytes: IntGaugeVec,
+    dead: IntGaugeVec,
+    oldest: GaugeVec,
+    breaker: IntGaugeVec,
+    handles: Arc<Mutex<Vec<(String, SpoolHandle)>>>,
+    last: Arc<Mutex<Vec<(String, SpoolStats)>>>,
+}
+
+impl SpoolMetrics {
+    fn new(registry: &Registry) -> prometheus::Result<Self> {
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            IntGaugeVec::new(Opts::new(name, help), labels)
+        };
+        let metrics = Self {
+            events: IntCounterVec::new(
+                Opts::new(
+                    "llm_security_spool_events_total",
+                    "Spooled events by sink and outcome (spooled, delivered, duplicate, retried, \
+                     dead_lettered, rejected, evicted).",
+                ),
+                &["sink", "outcome"],
+            )?,
+            pending: gauge(
+                "llm_security_spool_pending_events",
+                "Undelivered events on disk.",
+                &["sink"],
+            )?,
+            bytes: gauge(
+                "llm_security_spool_bytes",
+                "Bytes of event data on disk, pending or dead-lettered.",
+                &["sink", "state"],
+            )?,
+            dead: gauge(
+                "llm_security_spool_dead_letter_events",
+                "Events the destination refused for good, kept for replay.",
+                &["sink"],
+            )?,
+            oldest: GaugeVec::new(
+                Opts::new(
+                    "llm_security_spool_oldest_event_age_seconds",
+                    "Age of the oldest undelivered event (0 when none).",
+                ),
+                &["sink"],
+            )?,
+            breaker: gauge(
+                "llm_security_spool_breaker_state",
+                "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+                &["sink"],
+            )?,
+            handles: Arc::new(Mutex::new(Vec::new())),
+            last: Arc::new(Mutex::new(Vec::new())),
+        };
+        registry.register(Box::new(metrics.events.clone()))?;
+        registry.register(Box::new(metrics.oldest.clone()))?;
+        for g in [
+            &metrics.pending,
+            &metrics.bytes,
+            &metrics.dead,
+            &metrics.breaker,
+        ] {
+            registry.register(Box::new(g.clone()))?;
+        }
+        Ok(metrics)
+    }
+
+    fn sync(&self) {
+        let handles = self
+            .handles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = Vec::with_capacity(handles.len());
+        for (label, handle) in &handles {
+            let s = match handle.stats() {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(sink = handle.name(), error = %e, "Cannot read spool stats.");
+                    continue;
+                }
+            };
+            let before = last.iter().find(|(l, _)| l == label).map(|(_, b)| b);
+            let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+            for (outcome, value, then) in [
+                ("spooled", s.spooled, before.map(|b| b.spooled)),
+                ("delivered", s.delivered, before.map(|b| b.delivered)),
+                ("duplicate", s.duplicates, before.map(|b| b.duplicates)),
+                ("retried", s.retried, before.map(|b| b.retried)),
+                (
+                    "dead_lettered",
+                    s.dead_lettered,
+                    before.map(|b| b.dead_lettered),
+                ),
+                ("rejected", s.rejected, before.map(|b| b.rejected)),
+                ("evicted", s.evicted, before.map(|b| b.evicted)),
+            ] {
+                self.events
+                    .with_label_values(&[label, outcome])
+                    .inc_by(value.saturating_sub(then.unwrap_or(0)));
+            }
+            self.pending
+                .with_label_values(&[label])
+                .set(gauge(s.pending_events));
+            self.dead
+                .with_label_values(&[label])
+                .set(gauge(s.dead_events));
+            self.bytes
+                .with_label_values(&[label, "pending"])
+                .set(gauge(s.pending_bytes));
+            self.bytes
+                .with_label_values(&[label, "dead"])
+                .set(gauge(s.dead_bytes));
+            self.oldest
+                .with_label_values(&[label])
+                .set(s.oldest_age.map_or(0.0, |a| a.as_secs_f64()));
+            self.breaker
+                .with_label_values(&[label])
+                .set(s.breaker.as_gauge());
+            now.push((label.clone(), s));
+        }
+        *last = now;
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -130,7 +265,6 @@ impl Metrics {
             threats.with_label_values(&[kind]);
         }
         Ok(Self {
-            registry,
             requests,
             threats,
             duration,
@@ -141,6 +275,8 @@ impl Metrics {
             sink_events,
             sink_queue,
             last_sink_stats: Arc::new(Mutex::new(Vec::new())),
+            spools: SpoolMetrics::new(&registry)?,
+            registry,
         })
     }
 
@@ -195,6 +331,16 @@ impl Metrics {
         *last = stats;
     }
 
+    /// Reports the state of these spools on every scrape, each under its label (the name of
+    /// its folder, unique even when two sinks share a name).
+    pub fn watch_spools(&self, handles: Vec<(String, SpoolHandle)>) {
+        *self
+            .spools
+            .handles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = handles;
+    }
+
     /// The text exposition of every metric.
     pub fn render(&self) -> String {
         let mut out = Vec::new();
@@ -208,6 +354,7 @@ pub(crate) async fn scrape(State(state): State<AppState>) -> Response {
     if let Some(p) = state.pipeline() {
         state.metrics().sync_sinks(p.stats());
     }
+    state.metrics().spools.sync();
     (
         [(
             header::CONTENT_TYPE,

@@ -42,6 +42,9 @@
 pub use llm_security_core::*;
 
 /// Standard Webhooks sink and verifier (feature `webhook`).
+#[cfg(feature = "spool")]
+pub use llm_security_spool as spool;
+
 #[cfg(feature = "webhook")]
 pub use llm_security_sink_webhook as webhook;
 
