@@ -10,6 +10,9 @@
 # - s3s-fs, an S3-compatible server from crates.io that verifies SigV4, for the S3 sink (built once
 #   into $tools, about 3 minutes).
 # Then every cargo-fuzz target runs for LLMSEC_FUZZ_SECONDS (default 15) each: scripts/fuzz.sh.
+# - RabbitMQ (Debian), for the RabbitMQ sink.
+# - Tansu, a Kafka-API broker from crates.io (built once into $tools, about 6 minutes), storing
+#   its topics in the S3-compatible server, for the Kafka sink and `llm-security consume`.
 # Splunk HEC, Splunk SOAR and Grafana cannot be installed from any registry; their sinks are tested
 # against the protocol receivers in crates/llm-security-testkit.
 set -euo pipefail
@@ -29,7 +32,7 @@ export LLMSEC_TEST_PROMETHEUS_BIN
 tools="${LLMSEC_TOOLS_DIR:-$PWD/target/test-tools}"
 data="$(mktemp -d)"
 pgdata=""
-trap 'scripts/services/stop-all.sh "$data"; scripts/services/stop-all.sh "$data/mongo"; scripts/services/stop-all.sh "$data/s3"; [ -n "$pgdata" ] && scripts/services/stop-all.sh "$pgdata" && rm -rf "$pgdata"; rm -rf "$data"' EXIT
+trap 'scripts/services/stop-all.sh "$data/kafka"; scripts/services/stop-all.sh "$data/rabbitmq"; scripts/services/stop-all.sh "$data"; scripts/services/stop-all.sh "$data/mongo"; scripts/services/stop-all.sh "$data/s3"; [ -n "$pgdata" ] && scripts/services/stop-all.sh "$pgdata" && rm -rf "$pgdata"; rm -rf "$data"' EXIT
 
 LLMSEC_TEST_OPENSEARCH_URL="$(scripts/services/start-opensearch.sh "$tools" "$data" | tail -n 1)"
 export LLMSEC_TEST_OPENSEARCH_URL
@@ -55,6 +58,21 @@ LLMSEC_TEST_S3_DATA="$data/s3"
 export LLMSEC_TEST_S3_URL LLMSEC_TEST_S3_DATA
 echo "S3-compatible server at $LLMSEC_TEST_S3_URL" >&2
 
+mkdir -p "$data/rabbitmq"
+LLMSEC_TEST_RABBITMQ_URL="$(scripts/services/start-rabbitmq.sh "$data/rabbitmq" | tail -n 1)"
+LLMSEC_TEST_RABBITMQ_DATA="$data/rabbitmq"
+export LLMSEC_TEST_RABBITMQ_URL LLMSEC_TEST_RABBITMQ_DATA
+echo "RabbitMQ at $LLMSEC_TEST_RABBITMQ_URL" >&2
+
+# Tansu keeps its topics in the S3-compatible server, so they survive the broker restart test.
+mkdir -p "$data/kafka" "$data/s3/root/tansu"
+LLMSEC_TEST_KAFKA_BROKERS="$(AWS_ENDPOINT="$LLMSEC_TEST_S3_URL" AWS_ACCESS_KEY_ID=llmsec AWS_SECRET_ACCESS_KEY=llmsec-secret \
+  AWS_DEFAULT_REGION=us-east-1 AWS_ALLOW_HTTP=true \
+  scripts/services/start-kafka.sh "$tools" "$data/kafka" "" s3://tansu/ | tail -n 1)"
+LLMSEC_TEST_KAFKA_RESTART="$data/kafka/restart.sh"
+export LLMSEC_TEST_KAFKA_BROKERS LLMSEC_TEST_KAFKA_RESTART
+echo "Kafka-API broker at $LLMSEC_TEST_KAFKA_BROKERS" >&2
+
 if [ "$#" -eq 0 ]; then
   # All features: every sink, and the tests that need the services started above.
   cargo test --workspace --all-features
@@ -69,9 +87,16 @@ if [ "$#" -eq 0 ]; then
   MONGODB_URI="$LLMSEC_TEST_MONGO_URL" "$bin/mongo"
   S3_ENDPOINT="$LLMSEC_TEST_S3_URL" S3_BUCKET=llmsec-events AWS_ACCESS_KEY_ID=llmsec AWS_SECRET_ACCESS_KEY=llmsec-secret \
     "$bin/s3"
+  "$tools/tansu/bin/tansu" topic create llmsec-example --broker "tcp://$LLMSEC_TEST_KAFKA_BROKERS" --partitions 1 >/dev/null
+  AMQP_URL="$LLMSEC_TEST_RABBITMQ_URL" "$bin/rabbitmq"
+  KAFKA_BROKERS="$LLMSEC_TEST_KAFKA_BROKERS" KAFKA_TOPIC=llmsec-example "$bin/kafka"
   # Every parser of untrusted input under libFuzzer for a bounded time (0 skips it).
   fuzz_seconds="${LLMSEC_FUZZ_SECONDS:-15}"
   if [ "$fuzz_seconds" != 0 ]; then
+    # On a one-shot machine (CI) the debug build is no longer needed: free its disk first.
+    if [ "${LLMSEC_FREE_DISK:-0}" = 1 ]; then
+      rm -rf "$(dirname "$bin")"
+    fi
     scripts/fuzz.sh "$fuzz_seconds"
   fi
 else

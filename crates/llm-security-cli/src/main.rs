@@ -4,6 +4,7 @@
 //! `1` a threat was found, `2` a usage, configuration or I/O error.
 
 mod check;
+mod consume;
 mod data;
 mod engine_args;
 mod eval;
@@ -50,6 +51,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Inspect and operate the durable spools of a stopped server: status, replay, purge.
     Spool(spool::SpoolArgs),
+    /// Scale-out analysis on Kafka: read prompts as a member of a consumer group, produce one
+    /// verdict each; offsets are committed only after the verdict is acknowledged.
+    Consume(consume::ConsumeArgs),
     /// Train the classifier from labelled corpora (permissive licences only), or measure it with
     /// whole sources held out (--loso).
     Train(train::TrainArgs),
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Events(args) => events::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Spool(args) => spool::run(&args),
+        Command::Consume(args) => consume::run(&args),
     };
     match result {
         Ok(code) => code,

@@ -41,9 +41,12 @@ pub(crate) struct ScanArgs {
     engine: EngineArgs,
 }
 
+/// Whether records hold model input or model output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Mode {
+pub(crate) enum Mode {
+    /// Text going into a model: `analyze`.
     Input,
+    /// Text a model produced: `validate`.
     Output,
 }
 
@@ -175,16 +178,28 @@ fn analyze_line(
         Line::Complete(b) => b,
         Line::TooLong(n) => return Err(format!("line of {n} bytes is too long")),
     };
+    let (record, flagged) = annotate(engine, args.mode, &args.text_field, bytes)?;
+    Ok((Value::Object(record).to_string(), flagged))
+}
+
+/// Parses one JSON record, analyzes its `text_field`, and returns the record with
+/// `is_secure`, `confidence`, `score` and `threats` added, and whether it was flagged.
+pub(crate) fn annotate(
+    engine: &SecurityEngine,
+    mode: Mode,
+    text_field: &str,
+    bytes: &[u8],
+) -> Result<(Map<String, Value>, bool), String> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
     let Value::Object(mut record) = value else {
         return Err("expected a JSON object".to_owned());
     };
-    let text = match record.get(&args.text_field) {
+    let text = match record.get(text_field) {
         Some(Value::String(s)) => s.as_str(),
-        Some(_) => return Err(format!("field {:?} is not a string", args.text_field)),
-        None => return Err(format!("missing field {:?}", args.text_field)),
+        Some(_) => return Err(format!("field {text_field:?} is not a string")),
+        None => return Err(format!("missing field {text_field:?}")),
     };
-    let analysis = match args.mode {
+    let analysis = match mode {
         Mode::Input => engine.analyze(text),
         Mode::Output => engine.validate(text),
     }
@@ -194,7 +209,7 @@ fn analyze_line(
     insert(&mut record, "confidence", json!(analysis.confidence()));
     insert(&mut record, "score", json!(analysis.score()));
     insert(&mut record, "threats", threats);
-    Ok((Value::Object(record).to_string(), !analysis.is_secure()))
+    Ok((record, !analysis.is_secure()))
 }
 
 fn insert(record: &mut Map<String, Value>, key: &str, value: Value) {

@@ -140,6 +140,24 @@ pub enum SinkConfig {
         /// Service-account token.
         token: String,
     },
+    /// Publish events to a Kafka topic (feature `kafka`).
+    Kafka {
+        /// Bootstrap servers, `host:port[,...]`.
+        brokers: String,
+        /// The topic (it must exist).
+        topic: String,
+        /// Extra librdkafka properties (SASL, TLS); values may be `env:NAME`.
+        #[serde(default)]
+        properties: std::collections::BTreeMap<String, String>,
+    },
+    /// Publish events to a RabbitMQ topic exchange (feature `rabbitmq`).
+    Rabbitmq {
+        /// `amqp://user:password@host:port/vhost` (or `env:NAME`).
+        uri: String,
+        /// The exchange (default `llm-security`).
+        #[serde(default)]
+        exchange: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for SinkConfig {
@@ -187,6 +205,18 @@ impl std::fmt::Debug for SinkConfig {
             }
             Self::Grafana { endpoint, .. } => {
                 write!(f, "Grafana {{ endpoint: {endpoint:?}, token: [REDACTED] }}")
+            }
+            Self::Kafka {
+                brokers,
+                topic,
+                properties,
+            } => write!(
+                f,
+                "Kafka {{ brokers: {brokers:?}, topic: {topic:?}, properties: {:?} (values redacted) }}",
+                properties.keys().collect::<Vec<_>>()
+            ),
+            Self::Rabbitmq { exchange, .. } => {
+                write!(f, "Rabbitmq {{ uri: [REDACTED], exchange: {exchange:?} }}")
             }
         }
     }
@@ -621,6 +651,35 @@ pub(crate) async fn build_pipeline(
                         .map_err(|e| ConfigError::Invalid(e.to_string()))?,
                 )
             }
+            #[cfg(feature = "kafka")]
+            SinkConfig::Kafka {
+                brokers,
+                topic,
+                properties,
+            } => {
+                use llm_security::kafka::{KafkaConfig, KafkaSink};
+                let mut c = KafkaConfig::new(brokers, topic);
+                for (k, v) in properties {
+                    c = c.with_property(k, secret(v)?);
+                }
+                builder.sink_with(
+                    KafkaSink::new(&c).map_err(|e| ConfigError::Invalid(e.to_string()))?,
+                    KafkaSink::recommended_options(),
+                )
+            }
+            #[cfg(feature = "rabbitmq")]
+            SinkConfig::Rabbitmq { uri, exchange } => {
+                use llm_security::rabbitmq::{RabbitConfig, RabbitSink};
+                let mut c = RabbitConfig::new(secret(uri)?);
+                if let Some(x) = exchange {
+                    c = c.with_exchange(x);
+                }
+                builder.sink(
+                    RabbitSink::connect(c)
+                        .await
+                        .map_err(|e| ConfigError::Invalid(e.to_string()))?,
+                )
+            }
             #[allow(unreachable_patterns)]
             other => {
                 let name = match other {
@@ -632,6 +691,8 @@ pub(crate) async fn build_pipeline(
                     SinkConfig::Postgres { .. } => "postgres",
                     SinkConfig::Mongo { .. } => "mongo",
                     SinkConfig::S3 { .. } => "s3",
+                    SinkConfig::Kafka { .. } => "kafka",
+                    SinkConfig::Rabbitmq { .. } => "rabbitmq",
                     _ => "unknown",
                 };
                 let _ = secret;

@@ -41,10 +41,19 @@
 
 pub use llm_security_core::*;
 
-/// Standard Webhooks sink and verifier (feature `webhook`).
+/// Kafka sink (feature `kafka`).
+#[cfg(feature = "kafka")]
+pub use llm_security_sink_kafka as kafka;
+
+/// RabbitMQ sink (feature `rabbitmq`).
+#[cfg(feature = "rabbitmq")]
+pub use llm_security_sink_rabbitmq as rabbitmq;
+
+/// The durable spool (feature `spool`).
 #[cfg(feature = "spool")]
 pub use llm_security_spool as spool;
 
+/// Standard Webhooks sink and verifier (feature `webhook`).
 #[cfg(feature = "webhook")]
 pub use llm_security_sink_webhook as webhook;
 
