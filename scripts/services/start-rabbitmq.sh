@@ -4,10 +4,12 @@
 # interfaces and nothing outlives stop-all.sh).
 # Usage: start-rabbitmq.sh DATA_DIR [PORT]
 # Prints amqp://guest:guest@127.0.0.1:PORT/%2f on the last line; writes DATA_DIR/rabbitmq.pid
-# and DATA_DIR/epmd.pid, and DATA_DIR/rabbitmq.env (source it to use rabbitmqctl on this node).
+# and DATA_DIR/epmd.pid, DATA_DIR/rabbitmq.env (source it to use rabbitmqctl on this node), and
+# DATA_DIR/restart.sh, which stops the node and starts it again on the same port and data.
 set -euo pipefail
 set +m
-data=$1
+mkdir -p "$1"
+data=$(cd "$1" && pwd)
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=${2:-$(free_port)}
 if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
@@ -43,6 +45,10 @@ setsid epmd -address 127.0.0.1 -port "$epmd_port" </dev/null >>"$data/epmd.log" 
 echo $! >"$data/epmd.pid"
 setsid /usr/lib/rabbitmq/bin/rabbitmq-server </dev/null >>"$data/rabbitmq.log" 2>&1 &
 echo $! >"$data/rabbitmq.pid"
+here="$(cd "$(dirname "$0")" && pwd)"
+printf '#!/usr/bin/env bash\nset -euo pipefail\n%q %q\n%q %q %q >/dev/null\n' \
+  "$here/stop-all.sh" "$data" "$here/start-rabbitmq.sh" "$data" "$port" >"$data/restart.sh"
+chmod +x "$data/restart.sh"
 for _ in $(seq 1 300); do
   if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null \
     && /usr/lib/rabbitmq/bin/rabbitmqctl -q await_startup --timeout 1 >/dev/null 2>&1; then
