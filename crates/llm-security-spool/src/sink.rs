@@ -149,6 +149,20 @@ impl Shared {
         }
     }
 
+    /// Moves records to the dead letters and counts them.
+    async fn dead_letter(&self, seqs: Vec<u64>) {
+        let n = seqs.len() as u64;
+        match self.blocking(move |store| store.dead_letter(&seqs)).await {
+            Ok(()) => {
+                self.counters.dead_lettered.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                // They stay pending and are tried again.
+                tracing::error!(sink = %self.name, error = %e, "Cannot move events to dead letters.");
+            }
+        }
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Store) -> Result<T, SpoolError> + Send + 'static,
@@ -374,16 +388,7 @@ async fn drain(shared: Arc<Shared>, inner: Arc<dyn EventSink>) {
             let seqs: Vec<u64> = unreadable.iter().map(|u| u.seq).collect();
             tracing::error!(sink = %shared.name, events = seqs.len(), reason = %unreadable[0].reason,
                 "Undecodable spool records moved to dead letters.");
-            if shared
-                .blocking(move |store| store.dead_letter(&seqs))
-                .await
-                .is_ok()
-            {
-                shared
-                    .counters
-                    .dead_lettered
-                    .fetch_add(unreadable.len() as u64, Ordering::Relaxed);
-            }
+            shared.dead_letter(seqs).await;
             continue;
         }
         if records.is_empty() {
@@ -458,16 +463,7 @@ async fn drain(shared: Arc<Shared>, inner: Arc<dyn EventSink>) {
                 let n = seqs.len() as u64;
                 tracing::error!(sink = %shared.name, error = %error, events = n,
                     "Destination refused a batch for good; moved to dead letters (see `llm-security spool`).");
-                if shared
-                    .blocking(move |store| store.dead_letter(&seqs))
-                    .await
-                    .is_ok()
-                {
-                    shared
-                        .counters
-                        .dead_lettered
-                        .fetch_add(n, Ordering::Relaxed);
-                }
+                shared.dead_letter(seqs).await;
                 breaker.failure(Instant::now());
                 shared.freed.notify_waiters();
             }

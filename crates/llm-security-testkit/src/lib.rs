@@ -118,6 +118,19 @@ pub fn delivery_options(
     }
 }
 
+/// `n` events with ids no other test uses: copies of [`sample_event`] 0 and 1 (threat and clean,
+/// alternating) whose ids are `tag` in the high 64 bits and the index in the low 64 bits.
+pub fn tagged_events(tag: u128, n: u64) -> Vec<SecurityEvent> {
+    let templates = [sample_event(0), sample_event(1)];
+    (0..n)
+        .map(|i| {
+            let mut e = templates[(i % 2) as usize].clone();
+            e.id = uuid::Uuid::from_u128((tag << 64) | u128::from(i));
+            e
+        })
+        .collect()
+}
+
 /// A deterministic event: event `n` has a fixed id and timestamp. Even `n` are threats (an
 /// instruction override in the input), odd `n` are clean analyses.
 pub fn sample_event(n: u64) -> SecurityEvent {

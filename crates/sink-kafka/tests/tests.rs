@@ -8,7 +8,7 @@ use llm_security_sink_kafka::{
     HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION, KafkaConfig, KafkaError, KafkaSink,
     message_key,
 };
-use llm_security_testkit::{delivery_options, sample_event};
+use llm_security_testkit::{delivery_options, sample_event, tagged_events};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -48,15 +48,11 @@ async fn create_topic(name: &str, partitions: i32) {
 
 /// Events spread over 7 sessions (and some without a session), with ids `tag:i`.
 fn events(tag: u128, n: u64) -> Vec<SecurityEvent> {
-    let templates = [sample_event(0), sample_event(1)];
-    (0..n)
-        .map(|i| {
-            let mut e = templates[(i % 2) as usize].clone();
-            e.id = uuid::Uuid::from_u128((tag << 64) | u128::from(i));
-            e.session_id = (i % 10 < 7).then(|| format!("session-{}", i % 7));
-            e
-        })
-        .collect()
+    let mut all = tagged_events(tag, n);
+    for (i, e) in all.iter_mut().enumerate() {
+        e.session_id = (i % 10 < 7).then(|| format!("session-{}", i % 7));
+    }
+    all
 }
 
 struct Received {

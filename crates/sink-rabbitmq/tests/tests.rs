@@ -10,7 +10,7 @@ use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use llm_security_core::{EventSink, Pipeline, SecurityEvent};
 use llm_security_sink_rabbitmq::{RabbitConfig, RabbitError, RabbitSink, routing_key};
-use llm_security_testkit::{delivery_options, sample_event};
+use llm_security_testkit::{delivery_options, tagged_events as events};
 use tokio::sync::Mutex;
 
 static SERIAL: Mutex<()> = Mutex::const_new(());
@@ -18,17 +18,6 @@ static SERIAL: Mutex<()> = Mutex::const_new(());
 fn url() -> String {
     std::env::var("LLMSEC_TEST_RABBITMQ_URL")
         .expect("LLMSEC_TEST_RABBITMQ_URL is not set: run ./scripts/test.sh, which starts RabbitMQ")
-}
-
-fn events(tag: u128, n: u64) -> Vec<SecurityEvent> {
-    let templates = [sample_event(0), sample_event(1)];
-    (0..n)
-        .map(|i| {
-            let mut e = templates[(i % 2) as usize].clone();
-            e.id = uuid::Uuid::from_u128((tag << 64) | u128::from(i));
-            e
-        })
-        .collect()
 }
 
 /// A queue bound to `exchange` with `pattern`, declared by a separate consumer connection.

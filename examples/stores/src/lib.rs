@@ -46,6 +46,17 @@ pub async fn demo(sink: impl EventSink + 'static, options: SinkOptions) -> Resul
     Ok(())
 }
 
+/// The exit status for an example's outcome, printing the error if there is one.
+pub fn exit_code(result: Result<(), String>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// The value of environment variable `name`, or a message saying it is needed.
 pub fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("set {name} (see the header of this example)"))

@@ -20,11 +20,5 @@ async fn main() -> std::process::ExitCode {
             .map_err(|e| e.to_string())?;
         example_stores::demo(sink, SinkOptions::default()).await
     };
-    match result.await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    example_stores::exit_code(result.await)
 }

@@ -27,11 +27,5 @@ async fn main() -> std::process::ExitCode {
         options.batch.timeout = std::time::Duration::from_secs(1);
         example_stores::demo(sink, options).await
     };
-    match result.await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    example_stores::exit_code(result.await)
 }

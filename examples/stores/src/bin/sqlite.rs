@@ -28,11 +28,5 @@ async fn main() -> std::process::ExitCode {
     };
     let outcome = result.await;
     let _ = std::fs::remove_file(&path);
-    match outcome {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    example_stores::exit_code(outcome)
 }

@@ -16,11 +16,5 @@ async fn main() -> std::process::ExitCode {
         let sink = KafkaSink::new(&config).map_err(|e| e.to_string())?;
         example_stores::demo(sink, KafkaSink::recommended_options()).await
     };
-    match result.await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    example_stores::exit_code(result.await)
 }
