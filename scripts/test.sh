@@ -95,7 +95,7 @@ if [ "$#" -eq 0 ]; then
   if [ "$fuzz_seconds" != 0 ]; then
     # On a one-shot machine (CI) the debug build is no longer needed: free its disk first.
     if [ "${LLMSEC_FREE_DISK:-0}" = 1 ]; then
-      rm -rf "$(dirname "$bin")"
+      rm -rf "$bin"
     fi
     scripts/fuzz.sh "$fuzz_seconds"
   fi
