@@ -288,7 +288,7 @@ impl EventSink for SpooledSink {
                     .evicted
                     .fetch_add(out.evicted, Ordering::Relaxed);
                 tracing::warn!(sink = %shared.name, evicted = out.evicted,
-                    "Spool full: dropped the oldest events to make room.");
+                    "Spool full: dropped events to keep its bound (the oldest, or a new event larger than the whole spool).");
             }
             if out.stored > 0 {
                 shared.appended.notify_one();

@@ -291,8 +291,17 @@ fn encoded_size(e: &SecurityEvent) -> u64 {
     llm_security_spool::store::encode_record(0, e).len() as u64
 }
 
-#[tokio::test]
-async fn a_full_spool_drops_the_oldest_and_counts_them() {
+/// A spool bounded to about 50 events in front of a webhook whose endpoint is down.
+struct Full {
+    dir: tempfile::TempDir,
+    t: [SecurityEvent; 2],
+    tag: u128,
+    bound: u64,
+    spooled: SpooledSink,
+    spool: llm_security_spool::SpoolHandle,
+}
+
+fn full_spool(policy: FullPolicy) -> Full {
     let dir = tempfile::tempdir().unwrap();
     let t = templates();
     let tag = fresh_tag();
@@ -301,10 +310,30 @@ async fn a_full_spool_drops_the_oldest_and_counts_them() {
         unreachable_webhook(),
         SpoolConfig::new(dir.path())
             .with_max_bytes(bound)
-            .with_when_full(FullPolicy::DropOldest),
+            .with_when_full(policy),
     )
     .unwrap();
     let spool = spooled.handle();
+    Full {
+        dir,
+        t,
+        tag,
+        bound,
+        spooled,
+        spool,
+    }
+}
+
+#[tokio::test]
+async fn a_full_spool_drops_the_oldest_and_counts_them() {
+    let Full {
+        dir,
+        t,
+        tag,
+        bound,
+        spooled,
+        spool,
+    } = full_spool(FullPolicy::DropOldest);
     let batch: Vec<_> = (0..200).map(|i| event(&t, tag, i)).collect();
     for chunk in batch.chunks(20) {
         spooled.send_batch(chunk).await.unwrap();
@@ -332,18 +361,14 @@ async fn a_full_spool_drops_the_oldest_and_counts_them() {
 
 #[tokio::test]
 async fn a_full_spool_blocks_the_writer_and_the_pipeline_counts_what_waits() {
-    let dir = tempfile::tempdir().unwrap();
-    let t = templates();
-    let tag = fresh_tag();
-    let bound = encoded_size(&event(&t, tag, 0)) * 50;
-    let spooled = SpooledSink::open(
-        unreachable_webhook(),
-        SpoolConfig::new(dir.path())
-            .with_max_bytes(bound)
-            .with_when_full(FullPolicy::Block),
-    )
-    .unwrap();
-    let spool = spooled.handle();
+    let Full {
+        dir: _dir,
+        t,
+        tag,
+        bound,
+        spooled,
+        spool,
+    } = full_spool(FullPolicy::Block);
     // Straight to the sink: the call does not return while the spool is full.
     let batch: Vec<_> = (0..80).map(|i| event(&t, tag, i)).collect();
     let blocked =

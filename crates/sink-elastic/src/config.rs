@@ -91,10 +91,7 @@ impl ElasticConfig {
             endpoint: self.endpoint.clone(),
             reason: reason.to_owned(),
         };
-        let url = reqwest::Url::parse(&self.endpoint).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(bad("expected an http(s) URL with a host"));
-        }
+        let url = llm_security_http_sink::parse_endpoint(&self.endpoint).map_err(|e| bad(&e))?;
         if self.index.trim().is_empty() {
             return Err(ElasticError::EmptyIndex);
         }

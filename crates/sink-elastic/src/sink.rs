@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
-use llm_security_core::http::classify_status;
 use llm_security_core::{DeliveryReport, EventSink, SecurityEvent, SinkError, async_trait};
+use llm_security_http_sink as http;
 use serde_json::Value;
 
 use crate::config::{ElasticAuth, ElasticConfig, ElasticError};
@@ -26,15 +26,11 @@ impl ElasticSink {
     /// Validates `config` and builds the client.
     pub fn new(config: ElasticConfig) -> Result<Self, ElasticError> {
         let base = config.validate()?;
-        let bulk = base.join("/_bulk").map_err(|e| ElasticError::Endpoint {
+        let bulk = http::join(&base, "/_bulk").map_err(|reason| ElasticError::Endpoint {
             endpoint: config.endpoint.clone(),
-            reason: e.to_string(),
+            reason,
         })?;
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ElasticError::Client(e.to_string()))?;
+        let client = http::client(config.timeout).map_err(ElasticError::Client)?;
         Ok(Self {
             config,
             base,
@@ -63,22 +59,9 @@ impl ElasticSink {
             .post(self.bulk.clone())
             .header("content-type", "application/x-ndjson")
             .body(bulk_body(&self.config.index, events));
-        let response = self.authorized(request).send().await.map_err(|e| {
-            if e.is_timeout() {
-                SinkError::Timeout(self.config.timeout)
-            } else {
-                SinkError::transport(e.to_string())
-            }
-        })?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = response.text().await.unwrap_or_default();
-        classify_status(status, retry_after.as_deref(), &text)?;
-        let json: Value = serde_json::from_str(&text)
+        let reply = http::send(self.authorized(request), self.config.timeout).await?;
+        reply.check()?;
+        let json: Value = serde_json::from_str(&reply.body)
             .map_err(|e| SinkError::retriable(format!("unreadable _bulk response: {e}")))?;
         let items = json["items"].as_array().cloned().unwrap_or_default();
         if items.len() != events.len() {
@@ -150,13 +133,8 @@ impl EventSink for ElasticSink {
     }
 
     async fn healthcheck(&self) -> Result<(), SinkError> {
-        let response = self
-            .authorized(self.client.get(self.base.clone()))
-            .send()
-            .await
-            .map_err(|e| SinkError::transport(e.to_string()))?;
-        let status = response.status().as_u16();
-        classify_status(status, None, &response.text().await.unwrap_or_default())
+        let request = self.authorized(self.client.get(self.base.clone()));
+        http::send(request, self.config.timeout).await?.check()
     }
 
     async fn shutdown(&self, _timeout: Duration) -> Result<(), SinkError> {

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use llm_security_core::http::classify_status;
 use llm_security_core::{
     DeliveryReport, EventSink, EventType, SecurityEvent, SinkError, async_trait,
 };
+use llm_security_http_sink as http;
 
 use crate::config::{GrafanaConfig, GrafanaError};
 use crate::encoder::annotation;
@@ -27,16 +27,12 @@ impl GrafanaSink {
     pub fn new(config: GrafanaConfig) -> Result<Self, GrafanaError> {
         let base = config.validate()?;
         let join = |p: &str| {
-            base.join(p).map_err(|e| GrafanaError::Endpoint {
+            http::join(&base, p).map_err(|reason| GrafanaError::Endpoint {
                 endpoint: config.endpoint.clone(),
-                reason: e.to_string(),
+                reason,
             })
         };
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| GrafanaError::Client(e.to_string()))?;
+        let client = http::client(config.timeout).map_err(GrafanaError::Client)?;
         Ok(Self {
             annotations: join("/api/annotations")?,
             health: join("/api/health")?,
@@ -62,46 +58,21 @@ impl EventSink for GrafanaSink {
             .iter()
             .filter(|e| e.event_type != EventType::AnalysisCompleted)
         {
-            let response = self
+            let request = self
                 .client
                 .post(self.annotations.clone())
                 .header("authorization", format!("Bearer {}", self.config.token))
                 .header("content-type", "application/json")
-                .body(annotation(event, &self.config).to_string())
-                .send()
-                .await
-                .map_err(|e| {
-                    if e.is_timeout() {
-                        SinkError::Timeout(self.config.timeout)
-                    } else {
-                        SinkError::transport(e.to_string())
-                    }
-                })?;
-            let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            classify_status(
-                status,
-                retry_after.as_deref(),
-                &response.text().await.unwrap_or_default(),
-            )?;
+                .body(annotation(event, &self.config).to_string());
+            http::send(request, self.config.timeout).await?.check()?;
             report.delivered += 1;
         }
         Ok(report)
     }
 
     async fn healthcheck(&self) -> Result<(), SinkError> {
-        let response = self
-            .client
-            .get(self.health.clone())
-            .send()
-            .await
-            .map_err(|e| SinkError::transport(e.to_string()))?;
-        let status = response.status().as_u16();
-        classify_status(status, None, &response.text().await.unwrap_or_default())
+        let request = self.client.get(self.health.clone());
+        http::send(request, self.config.timeout).await?.check()
     }
 
     async fn shutdown(&self, _timeout: Duration) -> Result<(), SinkError> {

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use llm_security_core::http::classify_status;
 use llm_security_core::{
     DeliveryReport, EventSink, EventType, SecurityEvent, SinkError, async_trait,
 };
+use llm_security_http_sink as http;
 use serde_json::Value;
 
 use crate::config::{SoarConfig, SoarError};
@@ -28,16 +28,12 @@ impl SoarSink {
     pub fn new(config: SoarConfig) -> Result<Self, SoarError> {
         let base = config.validate()?;
         let join = |p: &str| {
-            base.join(p).map_err(|e| SoarError::Endpoint {
+            http::join(&base, p).map_err(|reason| SoarError::Endpoint {
                 endpoint: config.endpoint.clone(),
-                reason: e.to_string(),
+                reason,
             })
         };
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| SoarError::Client(e.to_string()))?;
+        let client = http::client(config.timeout).map_err(SoarError::Client)?;
         Ok(Self {
             containers: join("/rest/container")?,
             version: join("/rest/version")?,
@@ -48,35 +44,21 @@ impl SoarSink {
     }
 
     async fn create(&self, event: &SecurityEvent) -> Result<bool, SinkError> {
-        let response = self
+        let request = self
             .client
             .post(self.containers.clone())
             .header("ph-auth-token", &self.config.token)
-            .json_body(&container(event, &self.config))
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    SinkError::Timeout(self.config.timeout)
-                } else {
-                    SinkError::transport(e.to_string())
-                }
-            })?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = response.text().await.unwrap_or_default();
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            .json_body(&container(event, &self.config));
+        let reply = http::send(request, self.config.timeout).await?;
+        let json: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
         if json["failed"] == Value::Bool(true) && json.get("existing_container_id").is_some() {
             return Ok(false); // already created by an earlier delivery
         }
-        classify_status(status, retry_after.as_deref(), &text)?;
+        reply.check()?;
         if json["success"] != Value::Bool(true) {
             return Err(SinkError::permanent(format!(
-                "SOAR did not confirm the container: {text}"
+                "SOAR did not confirm the container: {}",
+                reply.body
             )));
         }
         Ok(true)
@@ -120,15 +102,11 @@ impl EventSink for SoarSink {
     }
 
     async fn healthcheck(&self) -> Result<(), SinkError> {
-        let response = self
+        let request = self
             .client
             .get(self.version.clone())
-            .header("ph-auth-token", &self.config.token)
-            .send()
-            .await
-            .map_err(|e| SinkError::transport(e.to_string()))?;
-        let status = response.status().as_u16();
-        classify_status(status, None, &response.text().await.unwrap_or_default())
+            .header("ph-auth-token", &self.config.token);
+        http::send(request, self.config.timeout).await?.check()
     }
 
     async fn shutdown(&self, _timeout: Duration) -> Result<(), SinkError> {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use llm_security_core::http::{classify_status, parse_retry_after};
 use llm_security_core::{DeliveryReport, EventSink, SecurityEvent, SinkError, async_trait};
+use llm_security_http_sink as http;
 use serde_json::Value;
 
 use crate::config::{HecConfig, HecError};
@@ -39,16 +40,12 @@ impl HecSink {
     pub fn new(config: HecConfig) -> Result<Self, HecError> {
         let base = config.validate()?;
         let join = |p: &str| {
-            base.join(p).map_err(|e| HecError::Endpoint {
+            http::join(&base, p).map_err(|reason| HecError::Endpoint {
                 endpoint: config.endpoint.clone(),
-                reason: e.to_string(),
+                reason,
             })
         };
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| HecError::Client(e.to_string()))?;
+        let client = http::client(config.timeout).map_err(HecError::Client)?;
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "llm-security".to_owned());
         Ok(Self {
             event_url: join("/services/collector/event")?,
@@ -74,27 +71,19 @@ impl HecSink {
     }
 
     async fn send(&self, body: Vec<u8>) -> Result<Reply, SinkError> {
-        let response = self
-            .request(&self.event_url)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| transport(&e, self.config.timeout))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = response.text().await.unwrap_or_default();
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let reply = http::send(
+            self.request(&self.event_url).body(body),
+            self.config.timeout,
+        )
+        .await?;
+        let json: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
         Ok(Reply {
-            status,
+            status: reply.status,
             code: json["code"].as_i64(),
-            text: json["text"].as_str().map_or(text, str::to_owned),
+            text: json["text"].as_str().map_or(reply.body, str::to_owned),
             ack_id: json["ackId"].as_u64(),
             invalid_event: json["invalid-event-number"].as_u64().map(|n| n as usize),
-            retry_after,
+            retry_after: reply.retry_after,
         })
     }
 
@@ -102,15 +91,10 @@ impl HecSink {
     async fn wait_for_ack(&self, ack_id: u64) -> Result<(), SinkError> {
         for _ in 0..self.config.ack_polls {
             let body = serde_json::json!({"acks": [ack_id]}).to_string();
-            let response = self
-                .request(&self.ack_url)
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| transport(&e, self.config.timeout))?;
-            let status = response.status().as_u16();
-            let json: Value = serde_json::from_str(&response.text().await.unwrap_or_default())
-                .unwrap_or(Value::Null);
+            let reply =
+                http::send(self.request(&self.ack_url).body(body), self.config.timeout).await?;
+            let status = reply.status;
+            let json: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
             if status != 200 {
                 return classify_status(status, None, &json.to_string());
             }
@@ -122,14 +106,6 @@ impl HecSink {
         Err(SinkError::retriable(format!(
             "batch {ack_id} was not acknowledged by the indexers in time"
         )))
-    }
-}
-
-fn transport(e: &reqwest::Error, timeout: Duration) -> SinkError {
-    if e.is_timeout() {
-        SinkError::Timeout(timeout)
-    } else {
-        SinkError::transport(e.to_string())
     }
 }
 
@@ -196,16 +172,12 @@ impl EventSink for HecSink {
     }
 
     async fn healthcheck(&self) -> Result<(), SinkError> {
-        let response = self
+        let request = self
             .client
             .get(self.health_url.clone())
-            .header("authorization", format!("Splunk {}", self.config.token))
-            .send()
-            .await
-            .map_err(|e| transport(&e, self.config.timeout))?;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        classify_status(status, None, &text)
+            .header("authorization", format!("Splunk {}", self.config.token));
+        let reply = http::send(request, self.config.timeout).await?;
+        classify_status(reply.status, None, &reply.body)
     }
 
     async fn shutdown(&self, _timeout: Duration) -> Result<(), SinkError> {

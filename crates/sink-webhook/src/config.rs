@@ -96,16 +96,10 @@ impl WebhookConfig {
 
     /// Checks the URL and secrets; returns the decoded secrets.
     pub(crate) fn validate(&self) -> Result<Vec<Secret>, WebhookError> {
-        let url = reqwest::Url::parse(&self.url).map_err(|e| WebhookError::Url {
+        llm_security_http_sink::parse_endpoint(&self.url).map_err(|reason| WebhookError::Url {
             url: self.url.clone(),
-            reason: e.to_string(),
+            reason,
         })?;
-        if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-            return Err(WebhookError::Url {
-                url: self.url.clone(),
-                reason: "expected an http(s) URL with a host".into(),
-            });
-        }
         if self.timeout.is_zero() {
             return Err(WebhookError::Url {
                 url: self.url.clone(),

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use llm_security_core::http::classify_status;
 use llm_security_core::{
     BatchConfig, DeliveryReport, EventSink, SecurityEvent, SinkError, SinkOptions, async_trait,
 };
@@ -27,12 +26,8 @@ impl WebhookSink {
     /// Validates `config` and builds the client (no redirects, the configured timeout).
     pub fn new(config: WebhookConfig) -> Result<Self, WebhookError> {
         let secrets = config.validate()?;
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.timeout)
-            .user_agent(concat!("llm-security/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| WebhookError::Client(e.to_string()))?;
+        let client =
+            llm_security_http_sink::client(config.timeout).map_err(WebhookError::Client)?;
         Ok(Self {
             config,
             secrets,
@@ -78,32 +73,15 @@ impl WebhookSink {
                 sign(&self.secrets, &id, timestamp, &body),
             );
         }
-        let response = request.body(body).send().await.map_err(|e| {
-            if e.is_timeout() {
-                SinkError::Timeout(self.config.timeout)
-            } else {
-                SinkError::transport(e)
-            }
-        })?;
-        let status = response.status().as_u16();
-        if status == 410 {
+        let reply = llm_security_http_sink::send(request.body(body), self.config.timeout).await?;
+        if reply.status == 410 {
             self.disabled.store(true, Ordering::Release);
             tracing::error!(url = %self.config.url, "Webhook endpoint answered 410 Gone; it is disabled.");
             return Err(SinkError::permanent(
                 "endpoint answered 410 Gone and is disabled",
             ));
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let text = if (200..300).contains(&status) {
-            String::new()
-        } else {
-            response.text().await.unwrap_or_default()
-        };
-        classify_status(status, retry_after.as_deref(), &text)
+        reply.check()
     }
 }
 
