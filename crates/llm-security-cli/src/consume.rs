@@ -14,7 +14,7 @@ use llm_security::SecurityEngine;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message as _};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use serde_json::{Value, json};
 
 use crate::engine_args::EngineArgs;
@@ -94,13 +94,23 @@ fn verdict(
     (value.to_string().into_bytes(), flagged)
 }
 
+/// Why [`produce_all`] returned without delivering everything.
+enum NotDelivered {
+    /// The producer hit a fatal error (e.g. the idempotent producer lost its sequence after
+    /// timeouts) and must be replaced.
+    Fatal(String),
+    /// Shutdown was asked for while retrying.
+    Stopping,
+}
+
 /// Produces every verdict and waits until all are acknowledged, retrying failed ones with
-/// backoff. Returns only when all are delivered.
+/// backoff. Returns `Ok` only when all are delivered.
 async fn produce_all(
     producer: &FutureProducer,
     topic: &str,
     verdicts: &[(Option<Vec<u8>>, Vec<u8>)],
-) {
+    stopping: &tokio::sync::watch::Receiver<bool>,
+) -> Result<(), NotDelivered> {
     let mut todo: Vec<usize> = (0..verdicts.len()).collect();
     let mut backoff = Duration::from_millis(100);
     while !todo.is_empty() {
@@ -114,25 +124,49 @@ async fn produce_all(
             waits.push((i, producer.send_result(record).map_err(|(e, _)| e)));
         }
         let mut failed = Vec::new();
+        let mut last_error = String::new();
         for (i, wait) in waits {
-            let ok = match wait {
-                Ok(delivery) => matches!(delivery.await, Ok(Ok(_))),
-                Err(_) => false,
+            let outcome = match wait {
+                Ok(delivery) => match delivery.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((e, _))) => Err(e.to_string()),
+                    Err(_) => Err("the delivery report was dropped".to_owned()),
+                },
+                Err(e) => Err(e.to_string()),
             };
-            if !ok {
+            if let Err(e) = outcome {
                 failed.push(i);
+                last_error = e;
             }
         }
         if !failed.is_empty() {
+            if let Some((_, reason)) = producer.client().fatal_error() {
+                return Err(NotDelivered::Fatal(reason));
+            }
             tracing::warn!(
                 failed = failed.len(),
+                error = %last_error,
                 "Verdicts not acknowledged; producing them again."
             );
+            if *stopping.borrow() {
+                return Err(NotDelivered::Stopping);
+            }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
         todo = failed;
     }
+    Ok(())
+}
+
+fn producer(args: &ConsumeArgs) -> anyhow::Result<FutureProducer> {
+    client_config(args)?
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("compression.type", "lz4")
+        .create()
+        .context("cannot create the Kafka producer")
 }
 
 /// Runs until SIGTERM/Ctrl-C (or --max-messages), then commits what was delivered.
@@ -154,28 +188,26 @@ pub(crate) fn run(args: &ConsumeArgs) -> anyhow::Result<ExitCode> {
         .set("auto.offset.reset", "earliest")
         .create()
         .context("cannot create the Kafka consumer")?;
-    let producer: FutureProducer = client_config(args)?
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "5")
-        .set("compression.type", "lz4")
-        .create()
-        .context("cannot create the Kafka producer")?;
+    let mut producer = producer(args)?;
     consumer
         .subscribe(&[&args.input_topic])
         .with_context(|| format!("cannot subscribe to {}", args.input_topic))?;
     let started = Instant::now();
     let totals = runtime.block_on(async {
         let mut totals = Totals::default();
-        let stop = llm_security_server::shutdown_signal();
-        tokio::pin!(stop);
-        loop {
+        // Shutdown is watched from a task, so that a delivery retry loop also sees it.
+        let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            llm_security_server::shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        'batches: loop {
             if args.max_messages.is_some_and(|max| totals.prompts >= max) {
                 break;
             }
             // Wait for the first prompt of a batch, then take what is already there.
             let first = tokio::select! {
-                () = &mut stop => break,
+                _ = stop.changed() => break,
                 m = consumer.recv() => m,
             };
             let mut batch = Vec::with_capacity(args.batch);
@@ -203,7 +235,24 @@ pub(crate) fn run(args: &ConsumeArgs) -> anyhow::Result<ExitCode> {
                 }
                 verdicts.push((m.key().map(<[u8]>::to_vec), payload));
             }
-            produce_all(&producer, &args.output_topic, &verdicts).await;
+            // Offsets are stored only once the verdicts are acknowledged: a batch cut short by
+            // shutdown is consumed again by whichever instance gets its partitions.
+            loop {
+                match produce_all(&producer, &args.output_topic, &verdicts, &stop).await {
+                    Ok(()) => break,
+                    Err(NotDelivered::Stopping) => break 'batches,
+                    Err(NotDelivered::Fatal(reason)) => {
+                        tracing::warn!(%reason, "The Kafka producer failed fatally; starting a new one.");
+                        match self::producer(args) {
+                            Ok(p) => producer = p,
+                            Err(e) => {
+                                tracing::error!(error = %e, "Cannot start a new Kafka producer.");
+                                break 'batches;
+                            }
+                        }
+                    }
+                }
+            }
             for m in &batch {
                 if let Err(e) = consumer.store_offset_from_message(m) {
                     tracing::warn!(error = %e, "Cannot store an offset (partition revoked?).");

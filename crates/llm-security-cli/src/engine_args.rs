@@ -28,6 +28,15 @@ pub(crate) struct EngineArgs {
     /// included).
     #[arg(long = "allow-domain", value_name = "DOMAIN")]
     allowed_domains: Vec<String>,
+    /// Add the semantic tier: the all-MiniLM-L6-v2 folder (config.json, tokenizer.json,
+    /// model.safetensors). Consulted only for inputs the fast tier is unsure about.
+    #[cfg(feature = "semantic")]
+    #[arg(long, env = "LLM_SECURITY_SEMANTIC_MODEL", value_name = "DIR")]
+    semantic_model: Option<PathBuf>,
+    /// The lowest fast-tier score that consults the semantic tier.
+    #[cfg(feature = "semantic")]
+    #[arg(long, value_name = "SCORE", default_value_t = llm_security::Cascade::default().consult_from)]
+    consult_from: f32,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -74,6 +83,16 @@ impl EngineArgs {
     /// An engine with that configuration.
     pub(crate) fn engine(&self) -> anyhow::Result<SecurityEngine> {
         let engine = SecurityEngine::try_with_config(self.config()?)?;
+        #[cfg(feature = "semantic")]
+        let engine = match &self.semantic_model {
+            None => engine,
+            Some(dir) => engine.with_semantic(
+                llm_security::semantic::SemanticModel::load(dir)?,
+                llm_security::Cascade {
+                    consult_from: self.consult_from,
+                },
+            ),
+        };
         Ok(match &self.model {
             None => engine,
             Some(path) => {

@@ -17,6 +17,8 @@ mod scan;
 mod serve;
 mod spool;
 mod train;
+#[cfg(feature = "semantic")]
+mod train_semantic;
 
 use std::process::ExitCode;
 

@@ -47,7 +47,29 @@ pub(crate) struct TrainArgs {
     /// Instead of writing a model, measure with each training source held out in turn (plus
     /// the sources that may not train at all) and write a Markdown report here.
     #[arg(long, value_name = "REPORT.md")]
-    loso: Option<PathBuf>,
+    pub(crate) loso: Option<PathBuf>,
+    /// Train (or with `--loso`, measure) the semantic tier's head instead of the fast
+    /// classifier. Needs the encoder's folder (`--model-dir`).
+    #[cfg(feature = "semantic")]
+    #[arg(long)]
+    semantic: bool,
+    /// The all-MiniLM-L6-v2 folder (config.json, tokenizer.json, model.safetensors).
+    #[cfg(feature = "semantic")]
+    #[arg(long, env = "LLM_SECURITY_SEMANTIC_MODEL", value_name = "DIR")]
+    model_dir: Option<PathBuf>,
+    /// Where `--semantic` writes the head.
+    #[cfg(feature = "semantic")]
+    #[arg(long, default_value = "crates/llm-security-semantic/model/head.json")]
+    head_out: PathBuf,
+    /// Cache of the corpora's embeddings (recomputed when the texts change).
+    #[cfg(feature = "semantic")]
+    #[arg(long, default_value = "target/semantic-embeddings.bin")]
+    embedding_cache: PathBuf,
+    /// With `--semantic`: instead of training, time the fast tier, the semantic tier and the
+    /// cascade on this many prompts and print a Markdown table.
+    #[cfg(feature = "semantic")]
+    #[arg(long, value_name = "PROMPTS")]
+    latency: Option<usize>,
 }
 
 const FILES: [&str; 4] = [
@@ -72,6 +94,23 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         rows.len(),
         trainable.len()
     );
+    #[cfg(feature = "semantic")]
+    if args.semantic {
+        let model_dir = args.model_dir.as_deref().context(
+            "--semantic needs the encoder's folder: --model-dir DIR or LLM_SECURITY_SEMANTIC_MODEL",
+        )?;
+        crate::train_semantic::run(
+            &rows,
+            args,
+            &crate::train_semantic::SemanticArgs {
+                model_dir,
+                head_out: &args.head_out,
+                cache: &args.embedding_cache,
+                latency: args.latency,
+            },
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
     match &args.loso {
         None => {
             let bytes = train(&trainable, args);
@@ -168,7 +207,7 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
 /// Whether most letters of `text` are Latin. Nearly every non-Latin row of the corpora is a
 /// translated attack, so a model trained on them learns "not English, so an attack" and flags
 /// ordinary users writing in their own language. Other languages are covered by the rules.
-fn mostly_latin(text: &str) -> bool {
+pub(crate) fn mostly_latin(text: &str) -> bool {
     let (mut latin, mut letters) = (0usize, 0usize);
     for c in text.chars().filter(|c| c.is_alphabetic()) {
         letters += 1;
@@ -189,7 +228,7 @@ fn fastrand_like(seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
-fn engine_with(bytes: &[u8]) -> anyhow::Result<SecurityEngine> {
+pub(crate) fn engine_with(bytes: &[u8]) -> anyhow::Result<SecurityEngine> {
     Ok(SecurityEngine::try_with_config(SecurityConfig::new())?
         .with_classifier(Classifier::from_bytes(bytes)?))
 }
@@ -207,14 +246,16 @@ fn pct(x: Option<f64>) -> String {
     x.map_or("–".to_owned(), |v| format!("{:.1}", v * 100.0))
 }
 
-fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<String> {
+/// The fast tier's score of every row (in `rows` order) from a model that never saw the row's
+/// source: each training source is scored by a model trained without it, every other source by
+/// the full model.
+pub(crate) fn held_out_scores(
+    rows: &[Row],
+    trainable: &[&Row],
+    args: &TrainArgs,
+) -> anyhow::Result<(Vec<f32>, SecurityEngine)> {
     let train_groups: BTreeSet<&str> = trainable.iter().map(|r| r.group.as_str()).collect();
-    let mut by_group: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
-    for r in rows {
-        by_group.entry(r.group.as_str()).or_default().push(r);
-    }
-    // Each training source, scored by a model that never saw it.
-    let mut held: Vec<(String, bool, Vec<Scored>)> = train_groups
+    let per_group: Vec<(&str, SecurityEngine)> = train_groups
         .par_iter()
         .map(|g| {
             let without: Vec<&Row> = trainable
@@ -222,19 +263,35 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
                 .copied()
                 .filter(|r| r.group != *g)
                 .collect();
-            let engine = engine_with(&train(&without, args))?;
-            Ok(((*g).to_owned(), true, score_all(&engine, &by_group[g])))
+            Ok((*g, engine_with(&train(&without, args))?))
         })
         .collect::<anyhow::Result<_>>()?;
-    // Sources no shipped model may train on, scored by the full model: never seen either.
+    let per_group: BTreeMap<&str, SecurityEngine> = per_group.into_iter().collect();
     let full = engine_with(&train(trainable, args))?;
-    for (g, rs) in &by_group {
-        if !train_groups.contains(g) {
-            held.push(((*g).to_owned(), false, score_all(&full, rs)));
-        }
+    let scores = rows
+        .par_iter()
+        .map(|r| {
+            let engine = per_group.get(r.group.as_str()).unwrap_or(&full);
+            engine.analyze(&r.text).map_or(1.0, |a| a.score())
+        })
+        .collect();
+    Ok((scores, full))
+}
+
+fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<String> {
+    let train_groups: BTreeSet<&str> = trainable.iter().map(|r| r.group.as_str()).collect();
+    let (scores, full) = held_out_scores(rows, trainable, args)?;
+    let mut by_group: BTreeMap<&str, Vec<Scored>> = BTreeMap::new();
+    for (r, score) in rows.iter().zip(&scores) {
+        by_group.entry(r.group.as_str()).or_default().push(Scored {
+            score: *score,
+            attack: r.label.is_attack(),
+        });
     }
-    // Rows of training sources whose licence keeps them out of training entirely (none today)
-    // would be double-counted here; they are already inside their source's held-out set.
+    let mut held: Vec<(String, bool, Vec<Scored>)> = by_group
+        .into_iter()
+        .map(|(g, s)| (g.to_owned(), train_groups.contains(g), s))
+        .collect();
     let pooled: Vec<Scored> = held
         .iter()
         .flat_map(|(_, _, s)| s.iter().cloned())

@@ -40,6 +40,8 @@ struct Inner {
     pipeline: Option<Pipeline>,
     canary: CanaryKey,
     classifier: Option<Arc<Classifier>>,
+    #[cfg(feature = "semantic")]
+    semantic: Option<Arc<crate::detect::semantic::SemanticTier>>,
 }
 
 impl Default for SecurityEngine {
@@ -88,27 +90,18 @@ impl SecurityEngine {
                 pipeline: None,
                 canary,
                 classifier,
+                #[cfg(feature = "semantic")]
+                semantic: None,
             }),
         })
     }
 
     /// Returns this engine with events going to `pipeline`.
     pub fn with_pipeline(self, pipeline: Pipeline) -> Self {
-        let Inner {
-            config,
-            detectors,
-            canary,
-            classifier,
-            ..
-        } = Arc::unwrap_or_clone(self.inner);
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.pipeline = Some(pipeline);
         Self {
-            inner: Arc::new(Inner {
-                config,
-                detectors,
-                pipeline: Some(pipeline),
-                canary,
-                classifier,
-            }),
+            inner: Arc::new(inner),
         }
     }
 
@@ -117,6 +110,24 @@ impl SecurityEngine {
     pub fn with_classifier(self, classifier: Classifier) -> Self {
         let mut inner = Arc::unwrap_or_clone(self.inner);
         inner.classifier = Some(Arc::new(classifier));
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Adds the semantic tier (feature `semantic`): `model` is consulted for inputs whose
+    /// fast-tier score falls in the `cascade`'s band, and its verdict is fused into the score.
+    #[cfg(feature = "semantic")]
+    pub fn with_semantic(
+        self,
+        model: crate::semantic::SemanticModel,
+        cascade: crate::Cascade,
+    ) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        inner.semantic = Some(Arc::new(crate::detect::semantic::SemanticTier {
+            model,
+            cascade,
+        }));
         Self {
             inner: Arc::new(inner),
         }
@@ -184,7 +195,7 @@ impl SecurityEngine {
         input: &str,
         context: &AnalysisContext,
     ) -> Result<Analysis, Error> {
-        let analysis = self.analyze(input)?;
+        let analysis = self.analyze_off_runtime(input).await?;
         self.record(&analysis, input, context);
         Ok(analysis)
     }
@@ -270,6 +281,27 @@ impl SecurityEngine {
         }
     }
 
+    /// Analyzes `input`; with the semantic tier, on tokio's blocking pool, so that a model
+    /// inference of milliseconds does not stall the runtime's worker threads.
+    async fn analyze_off_runtime(&self, input: &str) -> Result<Analysis, Error> {
+        #[cfg(feature = "semantic")]
+        if self.inner.semantic.is_some()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let engine = self.clone();
+            let text = input.to_owned();
+            return runtime
+                .spawn_blocking(move || engine.analyze(&text))
+                .await
+                .map_err(|e| {
+                    Error::new(ErrorKind::Pipeline(format!(
+                        "the analysis task failed: {e}"
+                    )))
+                })?;
+        }
+        self.analyze(input)
+    }
+
     fn run(
         &self,
         text: &str,
@@ -290,7 +322,14 @@ impl SecurityEngine {
             canary: &self.inner.canary,
             classifier: self.inner.classifier.as_deref(),
         };
-        let (threats, score) = self.inner.detectors.run(text, direction, config, &extra);
+        #[cfg_attr(not(feature = "semantic"), allow(unused_mut))]
+        let (mut threats, mut score) = self.inner.detectors.run(text, direction, config, &extra);
+        #[cfg(feature = "semantic")]
+        if let (Direction::Input, Some(tier)) = (direction, &self.inner.semantic)
+            && (config.prompt_injection || config.jailbreak)
+        {
+            tier.consult(text, config.effective_threshold(), &mut threats, &mut score);
+        }
         Ok(Analysis::new(
             direction,
             threats,

@@ -58,6 +58,9 @@ mod threat;
 pub use analysis::{Analysis, ValidationResult};
 pub use config::{CapturePolicy, EventFilter, SecurityConfig, Sensitivity};
 pub use detect::classifier;
+/// When the engine consults the semantic tier (feature `semantic`).
+#[cfg(feature = "semantic")]
+pub use detect::semantic::Cascade;
 pub use detect::{
     BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, BUILTIN_SECRET_RULES, Classifier, RulePack,
     RuleSpec, RuleView,
@@ -68,6 +71,9 @@ pub use event::{
     AnalysisContext, CapturedText, Direction, ENGINE_VERSION, EventType, SCHEMA_VERSION,
     SecurityEvent,
 };
+/// The semantic tier (feature `semantic`): the sentence encoder and its head.
+#[cfg(feature = "semantic")]
+pub use llm_security_semantic as semantic;
 pub use output::stream::{OutputStream, StreamUpdate};
 pub use output::{OutputConfig, OutputContext, PiiConfig, SystemPrompt};
 pub use pipeline::{BatchConfig, Pipeline, PipelineBuilder, RetryConfig, SinkOptions, SinkStats};

@@ -12,3 +12,6 @@ mod events;
 mod output;
 // Unicode attacks: the data-driven corpus and sanitize properties.
 mod unicode;
+// The semantic tier in the cascade (feature `semantic`, real model).
+#[cfg(feature = "semantic")]
+mod semantic;

@@ -286,6 +286,20 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// A durable spool in front of every sink; none when absent.
     pub spool: Option<SpoolSettings>,
+    /// The semantic tier (`[semantic]`, needs the server's `semantic` feature); none when absent.
+    pub semantic: Option<SemanticSettings>,
+}
+
+/// The semantic tier (`[semantic]` in the configuration file).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SemanticSettings {
+    /// The all-MiniLM-L6-v2 folder (config.json, tokenizer.json, model.safetensors).
+    pub model_dir: PathBuf,
+    /// The lowest fast-tier score that consults the semantic tier (default 0: every input the
+    /// fast tier does not flag).
+    #[serde(default)]
+    pub consult_from: f32,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -306,6 +320,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("sinks", &self.sinks)
             .field("data_dir", &self.data_dir)
             .field("spool", &self.spool)
+            .field("semantic", &self.semantic)
             .finish()
     }
 }
@@ -323,6 +338,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("llm-security-data"),
             shutdown_timeout_secs: 10,
             spool: None,
+            semantic: None,
         }
     }
 }

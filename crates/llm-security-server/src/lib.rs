@@ -38,7 +38,10 @@ use llm_security_sink_webhook::Verifier;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-pub use config::{ConfigError, RateLimit, ServerConfig, SinkConfig, SpoolSettings, spool_dir_for};
+pub use config::{
+    ConfigError, RateLimit, SemanticSettings, ServerConfig, SinkConfig, SpoolSettings,
+    spool_dir_for,
+};
 pub use metrics::Metrics;
 pub use webhooks::WebhookHandler;
 
@@ -199,11 +202,45 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// Adds the semantic tier when the configuration asks for it.
+#[cfg(feature = "semantic")]
+fn with_semantic(
+    engine: SecurityEngine,
+    settings: Option<&config::SemanticSettings>,
+) -> Result<SecurityEngine, ConfigError> {
+    let Some(settings) = settings else {
+        return Ok(engine);
+    };
+    let model = llm_security::semantic::SemanticModel::load(&settings.model_dir)
+        .map_err(|e| ConfigError::Invalid(format!("[semantic]: {e}")))?;
+    Ok(engine.with_semantic(
+        model,
+        llm_security::Cascade {
+            consult_from: settings.consult_from,
+        },
+    ))
+}
+
+/// Refuses a `[semantic]` section in a server built without the tier.
+#[cfg(not(feature = "semantic"))]
+fn with_semantic(
+    engine: SecurityEngine,
+    settings: Option<&config::SemanticSettings>,
+) -> Result<SecurityEngine, ConfigError> {
+    match settings {
+        None => Ok(engine),
+        Some(_) => Err(ConfigError::Invalid(
+            "[semantic] needs a server built with the `semantic` feature".to_owned(),
+        )),
+    }
+}
+
 /// Builds the engine and pipeline `config` describes (the SQLite store when no sink is
 /// configured). Must run inside a tokio runtime.
 pub async fn build_state(config: ServerConfig) -> Result<AppState, ConfigError> {
     let engine = SecurityEngine::try_with_config(config.engine.clone())
         .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let engine = with_semantic(engine, config.semantic.as_ref())?;
     let (pipeline, spools) = config::build_pipeline(&config).await?;
     let state = AppState::new(engine.with_pipeline(pipeline), config)?;
     state.metrics().watch_spools(spools);

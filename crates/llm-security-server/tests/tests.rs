@@ -12,3 +12,6 @@ mod prometheus;
 // The AWS Lambda binary against a local Lambda Runtime API emulator.
 #[cfg(feature = "lambda")]
 mod lambda;
+// The semantic tier from `[semantic]` (real model).
+#[cfg(feature = "semantic")]
+mod semantic;

@@ -19,6 +19,8 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Direction;
 use crate::threat::{Span, Threat, ThreatKind};
 pub use classifier::Classifier;
+#[cfg(feature = "semantic")]
+pub(crate) mod semantic;
 pub use rules::{RulePack, RuleSpec, RuleView};
 pub(crate) use view::View;
 
