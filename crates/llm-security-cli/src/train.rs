@@ -242,7 +242,8 @@ fn score_all(engine: &SecurityEngine, rows: &[&Row]) -> Vec<Scored> {
         .collect()
 }
 
-fn pct(x: Option<f64>) -> String {
+/// A rate as a percentage with one decimal, or a dash when undefined.
+pub(crate) fn pct(x: Option<f64>) -> String {
     x.map_or("–".to_owned(), |v| format!("{:.1}", v * 100.0))
 }
 

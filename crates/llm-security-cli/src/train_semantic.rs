@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::data::{Row, permissive};
 use crate::metrics::{Scored, metrics, threshold_for_fpr};
-use crate::train::{TrainArgs, held_out_scores, mostly_latin};
+use crate::train::{TrainArgs, held_out_scores, mostly_latin, pct};
 
 /// The fast-tier score at and above which an input is flagged anyway: the semantic tier cannot
 /// change the verdict there, so it is never consulted.
@@ -264,10 +264,6 @@ fn write_cache(path: &Path, rows: &BTreeMap<u64, Vec<Embedding>>) -> std::io::Re
     w.flush()?;
     drop(w);
     std::fs::rename(partial, path)
-}
-
-fn pct(x: Option<f64>) -> String {
-    x.map_or("–".to_owned(), |v| format!("{:.1}", v * 100.0))
 }
 
 /// The cascade's score: the fast score, or, where the fast tier is unsure, both fused as the

@@ -118,6 +118,24 @@ pub fn delivery_options(
     }
 }
 
+/// Runs `events` through a pipeline with `sink` alone, shuts it down (waiting up to 30 s) and
+/// returns the sink's counters: the common shape of a "delivers exactly N" test.
+pub async fn deliver_all(
+    sink: impl llm_security_core::EventSink + 'static,
+    options: llm_security_core::SinkOptions,
+    events: &[SecurityEvent],
+) -> llm_security_core::SinkStats {
+    let pipeline = llm_security_core::Pipeline::builder()
+        .sink_with(sink, options)
+        .build()
+        .expect("a pipeline with one sink builds");
+    for e in events {
+        pipeline.emit(e.clone());
+    }
+    pipeline.shutdown(std::time::Duration::from_secs(30)).await;
+    pipeline.stats()[0].clone()
+}
+
 /// `n` events with ids no other test uses: copies of [`sample_event`] 0 and 1 (threat and clean,
 /// alternating) whose ids are `tag` in the high 64 bits and the index in the low 64 bits.
 pub fn tagged_events(tag: u128, n: u64) -> Vec<SecurityEvent> {

@@ -8,7 +8,7 @@ use llm_security_sink_kafka::{
     HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION, KafkaConfig, KafkaError, KafkaSink,
     message_key,
 };
-use llm_security_testkit::{delivery_options, sample_event, tagged_events};
+use llm_security_testkit::{deliver_all, delivery_options, sample_event, tagged_events};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -112,15 +112,12 @@ async fn delivers_exactly_n_keyed_messages_with_headers() {
     let sink = KafkaSink::new(&KafkaConfig::new(brokers(), &topic)).unwrap();
     sink.healthcheck().await.unwrap();
     let all = events(1, 600);
-    let pipeline = Pipeline::builder()
-        .sink_with(sink, delivery_options(100, Duration::from_millis(100), 5))
-        .build()
-        .unwrap();
-    for e in &all {
-        pipeline.emit(e.clone());
-    }
-    pipeline.shutdown(Duration::from_secs(30)).await;
-    let stats = &pipeline.stats()[0];
+    let stats = deliver_all(
+        sink,
+        delivery_options(100, Duration::from_millis(100), 5),
+        &all,
+    )
+    .await;
     assert_eq!((stats.delivered, stats.failed, stats.dropped), (600, 0, 0));
     let topic2 = topic.clone();
     let got = tokio::task::spawn_blocking(move || consume_all(&topic2, 600))

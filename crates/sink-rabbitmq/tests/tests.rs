@@ -10,7 +10,7 @@ use lapin::types::FieldTable;
 use lapin::{Connection, ConnectionProperties};
 use llm_security_core::{EventSink, Pipeline, SecurityEvent};
 use llm_security_sink_rabbitmq::{RabbitConfig, RabbitError, RabbitSink, routing_key};
-use llm_security_testkit::{delivery_options, tagged_events as events};
+use llm_security_testkit::{deliver_all, delivery_options, tagged_events as events};
 use tokio::sync::Mutex;
 
 static SERIAL: Mutex<()> = Mutex::const_new(());
@@ -95,15 +95,12 @@ async fn publishes_exactly_n_persistent_messages_with_routing_keys() {
     let _all = queue(exchange, "llmsec-all", "#").await;
     let _threats = queue(exchange, "llmsec-threats", "threat.*").await;
     let all = events(1, 500);
-    let pipeline = Pipeline::builder()
-        .sink_with(sink, delivery_options(100, Duration::from_millis(50), 5))
-        .build()
-        .unwrap();
-    for e in &all {
-        pipeline.emit(e.clone());
-    }
-    pipeline.shutdown(Duration::from_secs(30)).await;
-    let stats = &pipeline.stats()[0];
+    let stats = deliver_all(
+        sink,
+        delivery_options(100, Duration::from_millis(50), 5),
+        &all,
+    )
+    .await;
     assert_eq!((stats.delivered, stats.failed, stats.dropped), (500, 0, 0));
     let got = drain("llmsec-all").await;
     assert_eq!(got.len(), 500, "exactly N");
