@@ -296,10 +296,17 @@ pub struct ServerConfig {
 pub struct SemanticSettings {
     /// The all-MiniLM-L6-v2 folder (config.json, tokenizer.json, model.safetensors).
     pub model_dir: PathBuf,
-    /// The lowest fast-tier score that consults the semantic tier (default 0: every input the
-    /// fast tier does not flag).
-    #[serde(default)]
+    /// The lowest fast-tier score that consults the semantic tier (default 0.1, the engine's
+    /// `Cascade::default()`; 0 consults it for every input the fast tier does not flag).
+    #[serde(default = "default_consult_from")]
     pub consult_from: f32,
+}
+
+/// The engine's default lower end of the consulted band; a server built without the
+/// `semantic` feature has no `Cascade` to ask, so the value is repeated here (a test checks
+/// that the two agree).
+fn default_consult_from() -> f32 {
+    0.1
 }
 
 impl std::fmt::Debug for ServerConfig {

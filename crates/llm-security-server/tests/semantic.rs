@@ -58,3 +58,14 @@ async fn a_wrong_model_folder_is_a_configuration_error() {
         "{message}"
     );
 }
+
+#[test]
+fn consult_from_defaults_to_the_engines_cascade() {
+    let config =
+        ServerConfig::from_toml("[semantic]\nmodel_dir = \"/models/minilm\"\n").expect("parses");
+    let semantic = config.semantic.expect("the section is read");
+    assert_eq!(
+        semantic.consult_from,
+        llm_security::Cascade::default().consult_from
+    );
+}
