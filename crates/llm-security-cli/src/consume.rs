@@ -13,6 +13,7 @@ use clap::Args;
 use llm_security::SecurityEngine;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message as _};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use serde_json::{Value, json};
@@ -97,10 +98,30 @@ fn verdict(
 /// Why [`produce_all`] returned without delivering everything.
 enum NotDelivered {
     /// The producer hit a fatal error (e.g. the idempotent producer lost its sequence after
-    /// timeouts) and must be replaced.
+    /// timeouts), was fenced, or kept failing, and must be replaced.
     Fatal(String),
     /// Shutdown was asked for while retrying.
     Stopping,
+}
+
+/// Rounds of failed deliveries after which the producer is replaced even without an error that
+/// says it is broken (about 15 s with the backoff).
+const ROUNDS_BEFORE_NEW_PRODUCER: u32 = 8;
+
+/// Whether a delivery error means this producer's identity is no longer accepted by the broker,
+/// so that producing again with it can never succeed (librdkafka does not always raise these as
+/// fatal for an idempotent producer).
+fn producer_is_spent(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::ProducerFenced
+                | RDKafkaErrorCode::InvalidProducerEpoch
+                | RDKafkaErrorCode::UnknownProducerId
+                | RDKafkaErrorCode::InvalidProducerIdMapping
+                | RDKafkaErrorCode::OutOfOrderSequenceNumber
+        )
+    )
 }
 
 /// Produces every verdict and waits until all are acknowledged, retrying failed ones with
@@ -113,6 +134,7 @@ async fn produce_all(
 ) -> Result<(), NotDelivered> {
     let mut todo: Vec<usize> = (0..verdicts.len()).collect();
     let mut backoff = Duration::from_millis(100);
+    let mut rounds = 0u32;
     while !todo.is_empty() {
         let mut waits = Vec::with_capacity(todo.len());
         for &i in &todo {
@@ -125,23 +147,34 @@ async fn produce_all(
         }
         let mut failed = Vec::new();
         let mut last_error = String::new();
+        let mut spent = false;
         for (i, wait) in waits {
             let outcome = match wait {
                 Ok(delivery) => match delivery.await {
                     Ok(Ok(_)) => Ok(()),
-                    Ok(Err((e, _))) => Err(e.to_string()),
-                    Err(_) => Err("the delivery report was dropped".to_owned()),
+                    Ok(Err((e, _))) => Err(e),
+                    Err(_) => Err(KafkaError::Canceled),
                 },
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e),
             };
             if let Err(e) = outcome {
                 failed.push(i);
-                last_error = e;
+                spent |= producer_is_spent(&e);
+                last_error = e.to_string();
             }
         }
         if !failed.is_empty() {
+            rounds += 1;
             if let Some((_, reason)) = producer.client().fatal_error() {
                 return Err(NotDelivered::Fatal(reason));
+            }
+            if spent {
+                return Err(NotDelivered::Fatal(last_error));
+            }
+            if rounds >= ROUNDS_BEFORE_NEW_PRODUCER {
+                return Err(NotDelivered::Fatal(format!(
+                    "{rounds} rounds not acknowledged, last: {last_error}"
+                )));
             }
             tracing::warn!(
                 failed = failed.len(),
