@@ -17,11 +17,14 @@ use crate::metrics::{Scored, metrics, threshold_for_fpr};
 
 /// Hash bits of the shipped model (2^16 buckets x 3 classes, 192 KiB quantized).
 const BITS: u32 = 16;
-/// `ln(0.9 / 0.05)`: the benign prior the shipped model assumes, against each attack class.
-const PRIOR_SHIFT: f32 = 2.890_372;
+/// The benign prior the shipped model assumes, as a log-odds shift against each attack class
+/// (2.5 is about 0.86 benign against 0.07 per attack class). Chosen so that the balanced
+/// threshold (0.5) flags 1 % of benign prompts held out by source (`docs/detection-eval.md`):
+/// one number tuned on the evaluation data.
+const PRIOR_SHIFT: f32 = 2.5;
 /// Tokens per window and stride for long texts.
-const WINDOW: u32 = 64;
-const STRIDE: u32 = 32;
+const WINDOW: u32 = 32;
+const STRIDE: u32 = 16;
 
 /// Arguments of `train`.
 #[derive(Debug, Args)]
@@ -41,6 +44,10 @@ pub(crate) struct TrainArgs {
     /// L2 regularization per update.
     #[arg(long, default_value_t = 1e-4)]
     l2: f32,
+    /// How much a row's weight shrinks with its source's size (`size^-x`; 0 weighs every row
+    /// alike, 1 every source alike within a class).
+    #[arg(long, default_value_t = 0.5)]
+    source_balance: f32,
     /// Seed of the row order.
     #[arg(long, default_value_t = 20261126)]
     seed: u64,
@@ -48,6 +55,10 @@ pub(crate) struct TrainArgs {
     /// the sources that may not train at all) and write a Markdown report here.
     #[arg(long, value_name = "REPORT.md")]
     pub(crate) loso: Option<PathBuf>,
+    /// With `--loso`: also write every row's held-out score here (JSON Lines: source,
+    /// category, label, score, text), for error analysis.
+    #[arg(long, value_name = "SCORES.jsonl", requires = "loso")]
+    scores_out: Option<PathBuf>,
     /// Train (or with `--loso`, measure) the semantic tier's head instead of the fast
     /// classifier. Needs the encoder's folder (`--model-dir`).
     #[cfg(feature = "semantic")]
@@ -141,30 +152,43 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A training example: bucket counts, their normalization factor, and the class.
-type Example = (Vec<(usize, f32)>, f32, usize);
+type Example = (Vec<(usize, f32)>, f32, usize, f32);
 
-/// Multinomial logistic regression with AdaGrad and class-balanced weights.
+/// Multinomial logistic regression with AdaGrad, class-balanced and source-balanced weights.
 fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
     let (epochs, seed) = (args.epochs, args.seed);
     let dim = 1usize << BITS;
-    // Texts of one or two tokens ("hello", "password?") are game moves whose label says more
-    // about the game than about the text; they teach the model noise.
+    // A row's weight shrinks with the size of its source's share of its class
+    // (`size^-source_balance`): one big source must not define what an attack looks like.
+    let mut sizes: BTreeMap<(&str, usize), usize> = BTreeMap::new();
+    for r in rows {
+        *sizes
+            .entry((r.group.as_str(), r.label.index()))
+            .or_default() += 1;
+    }
+    let group_weight = |r: &Row| {
+        let n = sizes[&(r.group.as_str(), r.label.index())] as f32;
+        (100.0 / n).powf(args.source_balance)
+    };
     let data: Vec<Example> = rows
         .par_iter()
         .filter_map(|r| {
             let tokens = classifier::tokens_of(&r.text);
+            // Texts of one or two tokens ("hello", "password?") are game moves whose label says
+            // more about the game than about the text; they teach the model noise.
             (tokens.len() >= 3 && mostly_latin(&r.text)).then(|| {
                 let (features, norm) = Classifier::features(BITS, &tokens);
-                (features, norm, r.label.index())
+                (features, norm, r.label.index(), group_weight(r))
             })
         })
         .collect();
-    let mut counts = [0usize; CLASSES];
+    let mut counts = [0.0f32; CLASSES];
     for d in &data {
-        counts[d.2] += 1;
+        counts[d.2] += d.3;
     }
+    let total: f32 = counts.iter().sum();
     let class_weight: [f32; CLASSES] =
-        std::array::from_fn(|c| data.len() as f32 / (CLASSES as f32 * counts[c].max(1) as f32));
+        std::array::from_fn(|c| total / (CLASSES as f32 * counts[c].max(1.0)));
     let mut w = vec![0.0f32; dim * CLASSES];
     let mut g2 = vec![1e-6f32; dim * CLASSES];
     let mut b = [0.0f32; CLASSES];
@@ -177,7 +201,7 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
             order.swap(i, (rng() % (i as u64 + 1)) as usize);
         }
         for &k in &order {
-            let (features, norm, y) = &data[k];
+            let (features, norm, y, row_weight) = &data[k];
             let mut z = b;
             for &(i, n) in features {
                 for c in 0..CLASSES {
@@ -186,7 +210,7 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
             }
             let p = classifier::softmax(z);
             for c in 0..CLASSES {
-                let g = (p[c] - f32::from(u8::from(c == *y))) * class_weight[*y];
+                let g = (p[c] - f32::from(u8::from(c == *y))) * class_weight[*y] * row_weight;
                 for &(i, n) in features {
                     let j = i * CLASSES + c;
                     let grad = g * n * norm + l2 * w[j];
@@ -198,8 +222,8 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
             }
         }
     }
-    // Training balances the classes; traffic does not. Shift the prior to 9 benign texts in 10
-    // (0.05 for each attack class), so that a text with little evidence scores low.
+    // Training balances the classes; traffic does not. Shift the prior towards benign, so that
+    // a text with little evidence scores low.
     b[classifier::BENIGN] += PRIOR_SHIFT;
     Classifier::to_bytes(BITS, WINDOW, STRIDE, b, &w)
 }
@@ -279,9 +303,33 @@ pub(crate) fn held_out_scores(
     Ok((scores, full))
 }
 
+/// Writes one JSON line per row with its held-out score.
+fn write_scores(path: &std::path::Path, rows: &[Row], scores: &[f32]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    for (r, score) in rows.iter().zip(scores) {
+        let line = serde_json::json!({
+            "source": r.group,
+            "category": r.category,
+            "label": format!("{:?}", r.label).to_lowercase(),
+            "split": r.split,
+            "score": score,
+            "text": r.text,
+        });
+        writeln!(out, "{line}").with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<String> {
     let train_groups: BTreeSet<&str> = trainable.iter().map(|r| r.group.as_str()).collect();
     let (scores, full) = held_out_scores(rows, trainable, args)?;
+    if let Some(path) = &args.scores_out {
+        write_scores(path, rows, &scores)?;
+    }
     let mut by_group: BTreeMap<&str, Vec<Scored>> = BTreeMap::new();
     for (r, score) in rows.iter().zip(&scores) {
         by_group.entry(r.group.as_str()).or_default().push(Scored {

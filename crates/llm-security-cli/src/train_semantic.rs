@@ -22,9 +22,6 @@ use crate::train::{TrainArgs, held_out_scores, mostly_latin, pct};
 /// change the verdict there, so it is never consulted.
 const FAST_FLAGS: f32 = 0.5;
 
-/// The engine's default lower end of the consulted band (see `llm_security::Cascade`).
-const CONSULT_FROM: f32 = 0.1;
-
 fn logit(p: f32) -> f32 {
     let p = p.clamp(1e-6, 1.0 - 1e-6);
     (p / (1.0 - p)).ln()
@@ -360,9 +357,11 @@ fn loso_report(rows: &[Row], fast: &[f32], slow: &[f32]) -> anyhow::Result<Strin
         out,
         "\n\"consulted\" is the share of benign rows (ordinary traffic) that reach the semantic tier.\n"
     )?;
+    // The engine's default lower end of the consulted band.
+    let consult_from = llm_security::Cascade::default().consult_from;
     writeln!(
         out,
-        "## The head's prior, for the cascade from {CONSULT_FROM}, at the engine's threshold 0.5\n"
+        "## The head's prior, for the cascade from {consult_from}, at the engine's threshold 0.5\n"
     )?;
     writeln!(
         out,
@@ -382,7 +381,7 @@ fn loso_report(rows: &[Row], fast: &[f32], slow: &[f32]) -> anyhow::Result<Strin
             rows,
             fast.iter()
                 .zip(slow)
-                .map(|(f, s)| cascade(*f, sigmoid(logit(*s) + shift), CONSULT_FROM)),
+                .map(|(f, s)| cascade(*f, sigmoid(logit(*s) + shift), consult_from)),
         );
         let m = metrics(&s, 0.5);
         writeln!(
@@ -396,7 +395,7 @@ fn loso_report(rows: &[Row], fast: &[f32], slow: &[f32]) -> anyhow::Result<Strin
     writeln!(out)?;
     writeln!(
         out,
-        "## Per source: fast tier alone and cascade from {CONSULT_FROM}, at threshold 0.5\n"
+        "## Per source: fast tier alone and cascade from {consult_from}, at threshold 0.5\n"
     )?;
     writeln!(
         out,
@@ -409,7 +408,7 @@ fn loso_report(rows: &[Row], fast: &[f32], slow: &[f32]) -> anyhow::Result<Strin
         let attack = r.label.is_attack();
         e.0.push(Scored { score: *f, attack });
         e.1.push(Scored {
-            score: cascade(*f, *s, CONSULT_FROM),
+            score: cascade(*f, *s, consult_from),
             attack,
         });
     }

@@ -296,7 +296,7 @@ pub struct ServerConfig {
 pub struct SemanticSettings {
     /// The all-MiniLM-L6-v2 folder (config.json, tokenizer.json, model.safetensors).
     pub model_dir: PathBuf,
-    /// The lowest fast-tier score that consults the semantic tier (default 0.1, the engine's
+    /// The lowest fast-tier score that consults the semantic tier (default 0.2, the engine's
     /// `Cascade::default()`; 0 consults it for every input the fast tier does not flag).
     #[serde(default = "default_consult_from")]
     pub consult_from: f32,
@@ -306,7 +306,7 @@ pub struct SemanticSettings {
 /// `semantic` feature has no `Cascade` to ask, so the value is repeated here (a test checks
 /// that the two agree).
 fn default_consult_from() -> f32 {
-    0.1
+    0.2
 }
 
 impl std::fmt::Debug for ServerConfig {

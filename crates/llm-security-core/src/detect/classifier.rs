@@ -16,7 +16,7 @@
 //!
 //! # Long texts
 //!
-//! Texts longer than the window (64 tokens) are scored window by window (stride 32) and the
+//! Texts longer than the window (32 tokens in the shipped model) are scored window by window (stride 16) and the
 //! most suspicious window wins, so an injection buried in a long benign document is found and
 //! located. Per-token contributions are summed once into prefix sums, so every window costs
 //! O(1) and a whole document O(n).
