@@ -26,7 +26,7 @@ pub use rules::{RulePack, RuleSpec, RuleView};
 pub(crate) use view::View;
 
 /// Confidence of an adversarial-suffix finding: enough to flag on its own at the balanced
-/// threshold (0.5); in the corpora it fires on 0.03 % of benign prompts (`docs/detection-eval.md`).
+/// threshold (0.5); in the corpora it fires on 0.03 % of benign prompts (`docs/architecture.md`).
 const ADVERSARIAL_SUFFIX_CONFIDENCE: f32 = 0.6;
 /// Most spans kept per threat; more matches of one rule add nothing but size.
 const MAX_SPANS_PER_THREAT: usize = 32;
@@ -260,8 +260,6 @@ pub(crate) struct Extra<'a> {
 /// still adds to the score.
 const MODEL_REPORT: f32 = 0.25;
 
-/// The learned classifier's attack probability, and a threat on the most suspicious window
-/// when it is high enough to list (and the class's detection is switched on).
 /// The threat of an adversarial suffix found at `span`.
 fn adversarial_suffix(text: &str, span: Span) -> Threat {
     Threat::new(
@@ -280,6 +278,8 @@ fn adversarial_suffix(text: &str, span: Span) -> Threat {
     .with_technique("AML.T0054")
 }
 
+/// The learned classifier's attack probability, and a threat on the most suspicious window
+/// when it is high enough to list (and the class's detection is switched on).
 fn model_threat(
     model: &Classifier,
     view: &View<'_>,

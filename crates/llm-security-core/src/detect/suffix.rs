@@ -4,11 +4,13 @@
 //! Words chosen by gradient search carry no meaning a word model could learn, but their
 //! punctuation has a shape: brackets that open and close out of order, several within a few
 //! dozen bytes. Prose, lists and code nest their brackets; ordinary slips ("1)", ":)",
-//! a lone "(") are rare and far apart. So the detector counts unbalanced brackets and reports
-//! the densest cluster when it holds at least [`MIN_UNBALANCED`] within [`WIDTH`] bytes.
+//! a lone "(") are rare and far apart. So the detector counts unbalanced brackets and reports a
+//! cluster of at least [`MIN_UNBALANCED`] within [`WIDTH`] bytes: the first one made of stray
+//! closers, as the scan meets it, else the densest once brackets left open are known.
 //!
-//! One pass over the brackets (found by a SIMD byte search); memory is bounded whatever the input size (at most
-//! [`MAX_DEPTH`] open brackets and [`MAX_EVENTS`] unbalanced positions are remembered).
+//! One pass over the brackets (found by a SIMD byte search); memory is bounded whatever the
+//! input size (at most [`MAX_DEPTH`] open brackets and [`MAX_EVENTS`] unbalanced positions are
+//! remembered).
 
 use std::collections::VecDeque;
 
@@ -23,7 +25,7 @@ const MAX_DEPTH: usize = 256;
 /// Unbalanced positions remembered for the final check (closers are also checked as they come).
 const MAX_EVENTS: usize = 4096;
 
-/// The densest cluster of unbalanced brackets in `text`, if it is dense enough.
+/// A cluster of unbalanced brackets in `text` dense enough to be a suffix, if there is one.
 pub(crate) fn find(text: &str) -> Option<Span> {
     let bytes = text.as_bytes();
     let mut stack: VecDeque<(u8, usize)> = VecDeque::new();
