@@ -192,14 +192,21 @@ async fn produce_all(
     Ok(())
 }
 
+/// The verdict producer: idempotent, `acks=all`, short linger, lz4; a `--property` given for
+/// any of these keys wins over the default.
 fn producer(args: &ConsumeArgs) -> anyhow::Result<FutureProducer> {
-    client_config(args)?
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("linger.ms", "5")
-        .set("compression.type", "lz4")
-        .create()
-        .context("cannot create the Kafka producer")
+    let mut config = client_config(args)?;
+    for (key, value) in [
+        ("enable.idempotence", "true"),
+        ("acks", "all"),
+        ("linger.ms", "5"),
+        ("compression.type", "lz4"),
+    ] {
+        if config.get(key).is_none() {
+            config.set(key, value);
+        }
+    }
+    config.create().context("cannot create the Kafka producer")
 }
 
 /// Runs until SIGTERM/Ctrl-C (or --max-messages), then commits what was delivered.

@@ -933,6 +933,14 @@ fn consume_mode_two_instances_share_the_partitions() {
                 &verdicts,
                 "--batch",
                 "50",
+                // Tansu 0.6 gave two idempotent producers that start together the same
+                // producer id, then acknowledged one's batches as duplicates of the other's
+                // and dropped them (seen in a fresh-clone run: 25 verdicts lost, after "Unknown
+                // broker error" and "ProducerFenced" at the same instant in both instances; an
+                // earlier loss of 200 fits the same pattern). Real Kafka keeps producer ids
+                // apart; against Tansu the test opts out.
+                "--property",
+                "enable.idempotence=false",
             ])
             .env("LLM_SECURITY_LOG", "info")
             .stdout(Stdio::null())
