@@ -312,18 +312,13 @@ async fn redelivered_events_count_as_duplicates() {
     let e = Arc::new(event(1));
     assert_eq!(
         memory.send_batch(&[Arc::clone(&e)]).await.unwrap(),
-        DeliveryReport {
-            delivered: 1,
-            duplicates: 0,
-            rejected: 0
-        }
+        DeliveryReport::delivered(1)
     );
     assert_eq!(
         memory.send_batch(&[e]).await.unwrap(),
         DeliveryReport {
-            delivered: 0,
             duplicates: 1,
-            rejected: 0
+            ..DeliveryReport::default()
         }
     );
     assert_eq!(memory.len(), 1);

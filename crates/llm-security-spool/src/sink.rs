@@ -415,7 +415,10 @@ async fn drain(shared: Arc<Shared>, inner: Arc<dyn EventSink>) {
         };
         match result {
             Ok(report) => {
-                if let Err(e) = shared.blocking(move |store| store.ack(&seqs)).await {
+                // Events refused inside an accepted batch are kept as dead letters (the
+                // destination will not take them as they are; `llm-security spool` shows them).
+                let (refused, taken) = split_refused(seqs, &report.rejected_indices);
+                if let Err(e) = shared.blocking(move |store| store.ack(&taken)).await {
                     // Delivered but still on disk: it will be sent again, and the destination
                     // will report duplicates.
                     tracing::error!(sink = %shared.name, error = %e, "Cannot remove delivered events from the spool.");
@@ -428,8 +431,11 @@ async fn drain(shared: Arc<Shared>, inner: Arc<dyn EventSink>) {
                 if report.rejected > 0 {
                     c.rejected
                         .fetch_add(report.rejected as u64, Ordering::Relaxed);
-                    tracing::error!(sink = %shared.name, events = report.rejected,
-                        "Destination refused events inside an accepted batch; they are counted as rejected.");
+                    tracing::error!(sink = %shared.name, events = report.rejected, dead_lettered = refused.len(),
+                        "Destination refused events inside an accepted batch; they are kept as dead letters.");
+                }
+                if !refused.is_empty() {
+                    shared.dead_letter(refused).await;
                 }
                 if breaker.state(Instant::now()) != BreakerState::Closed {
                     tracing::info!(sink = %shared.name, "Destination is back; circuit closed.");
@@ -469,4 +475,28 @@ async fn drain(shared: Arc<Shared>, inner: Arc<dyn EventSink>) {
             }
         }
     }
+}
+
+/// Splits a batch's spool sequence numbers into those the destination refused (by their
+/// indices in the batch; out-of-range or repeated indices are ignored) and the rest.
+fn split_refused(seqs: Vec<u64>, refused_indices: &[usize]) -> (Vec<u64>, Vec<u64>) {
+    if refused_indices.is_empty() {
+        return (Vec::new(), seqs);
+    }
+    let mut refused_mark = vec![false; seqs.len()];
+    for &i in refused_indices {
+        if let Some(mark) = refused_mark.get_mut(i) {
+            *mark = true;
+        }
+    }
+    let mut refused = Vec::new();
+    let mut taken = Vec::with_capacity(seqs.len());
+    for (seq, is_refused) in seqs.into_iter().zip(refused_mark) {
+        if is_refused {
+            refused.push(seq);
+        } else {
+            taken.push(seq);
+        }
+    }
+    (refused, taken)
 }

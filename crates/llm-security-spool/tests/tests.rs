@@ -416,3 +416,51 @@ async fn bad_configuration_and_a_spool_in_use_are_clear_errors() {
     let err = SpooledSink::open(unreachable_webhook(), SpoolConfig::new(&file)).unwrap_err();
     assert!(err.to_string().contains("spool storage error"), "{err}");
 }
+
+/// An event the destination refuses inside an accepted batch is kept as a dead letter, not
+/// dropped: Splunk HEC (the test kit's HEC receiver) names the one event it cannot take.
+#[tokio::test]
+async fn an_event_refused_inside_a_batch_becomes_a_dead_letter() {
+    const TOKEN: &str = "0b5f7c1e-2d4a-4e8b-9c3f-6a1d2e3f4b5c";
+    let hec = llm_security_testkit::HecReceiver::start(TOKEN, false, &["main"]).await;
+    hec.fail_next([llm_security_testkit::Failure::status(
+        400,
+        r#"{"text":"Invalid data format","code":6,"invalid-event-number":2}"#,
+    )]);
+    let dir = tempfile::tempdir().unwrap();
+    let sink = llm_security_sink_splunk::HecSink::new(llm_security_sink_splunk::HecConfig::new(
+        hec.url(),
+        TOKEN,
+    ))
+    .unwrap();
+    let spooled = SpooledSink::open(sink, SpoolConfig::new(dir.path())).unwrap();
+    let spool = spooled.handle();
+    let t = templates();
+    let tag = fresh_tag();
+    let batch: Vec<_> = (0..5).map(|i| event(&t, tag, i)).collect();
+    spooled.send_batch(&batch).await.unwrap();
+    assert!(spool.wait_drained(Duration::from_secs(10)).await);
+
+    let stats = spool.stats().unwrap();
+    assert_eq!(
+        (stats.delivered, stats.rejected, stats.dead_lettered),
+        (4, 1, 1),
+        "{stats:?}"
+    );
+    assert_eq!(
+        (stats.pending_events, stats.dead_events),
+        (0, 1),
+        "{stats:?}"
+    );
+    assert_eq!(hec.items().len(), 4);
+
+    // The dead letter is the refused event, and it can be sent again.
+    spooled.shutdown(Duration::from_secs(1)).await.unwrap();
+    drop((spooled, spool));
+    let store = Store::open(dir.path(), u64::MAX).unwrap();
+    assert_eq!(store.requeue_dead().unwrap(), 1);
+    let (records, unreadable) = store.peek(10).unwrap();
+    assert!(unreadable.is_empty());
+    let ids: Vec<_> = records.iter().map(|r| r.event.id).collect();
+    assert_eq!(ids, [batch[2].id]);
+}

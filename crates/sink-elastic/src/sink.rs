@@ -100,18 +100,21 @@ impl EventSink for ElasticSink {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(SinkError::AlreadyShutdown);
         }
-        let mut pending: Vec<&SecurityEvent> = batch.iter().map(AsRef::as_ref).collect();
+        // Each pending event with its index in `batch`, which a rejection reports.
+        let mut pending: Vec<(usize, &SecurityEvent)> =
+            batch.iter().map(AsRef::as_ref).enumerate().collect();
         let mut report = DeliveryReport::default();
         for attempt in 0..=self.config.item_retries {
-            let statuses = self.bulk_once(&pending).await?;
+            let events: Vec<&SecurityEvent> = pending.iter().map(|(_, e)| *e).collect();
+            let statuses = self.bulk_once(&events).await?;
             let mut again = Vec::new();
-            for (event, (status, kind)) in pending.iter().zip(statuses) {
+            for (&(index, event), (status, kind)) in pending.iter().zip(statuses) {
                 match status {
                     200..=299 => report.delivered += 1,
                     409 => report.duplicates += 1,
-                    429 | 500..=599 => again.push(*event),
+                    429 | 500..=599 => again.push((index, event)),
                     _ => {
-                        report.rejected += 1;
+                        report.reject(index);
                         tracing::error!(event = %event.id, status, error = %kind, "Elasticsearch refused a document.");
                     }
                 }

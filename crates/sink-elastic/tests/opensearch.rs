@@ -85,6 +85,7 @@ async fn refused_documents_are_counted_not_retried() {
     let sink = ElasticSink::new(ElasticConfig::new(url()).with_index("Not_A_Valid_Index")).unwrap();
     let report = sink.send_batch(&[Arc::new(sample_event(1))]).await.unwrap();
     assert_eq!((report.delivered, report.rejected), (0, 1));
+    assert_eq!(report.rejected_indices, [0]);
 }
 
 #[tokio::test]

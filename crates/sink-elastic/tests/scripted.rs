@@ -65,3 +65,31 @@ async fn request_level_errors() {
         ElasticError::EmptyIndex
     );
 }
+
+#[tokio::test]
+async fn refusals_report_their_place_in_the_original_batch() {
+    let server = WebhookReceiver::start().await;
+    server.fail_next([
+        Failure::status(
+            200,
+            &format!(
+                r#"{{"errors":true,"items":[{},{},{},{}]}}"#,
+                item(201),
+                item(429),
+                item(400),
+                item(429)
+            ),
+        ),
+        // The second attempt carries the two busy items (batch indices 1 and 3); the second
+        // of them is refused now.
+        Failure::status(
+            200,
+            &format!(r#"{{"errors":true,"items":[{},{}]}}"#, item(201), item(400)),
+        ),
+    ]);
+    let sink = ElasticSink::new(ElasticConfig::new(server.url())).unwrap();
+    let batch: Vec<_> = (0..4).map(|n| Arc::new(sample_event(n))).collect();
+    let report = sink.send_batch(&batch).await.unwrap();
+    assert_eq!((report.delivered, report.rejected), (2, 2));
+    assert_eq!(report.rejected_indices, [2, 3]);
+}

@@ -91,16 +91,19 @@ impl EventSink for MongoSink {
             Err(e) => match &*e.kind {
                 ErrorKind::InsertMany(failure) if failure.write_concern_error.is_none() => {
                     let errors = failure.write_errors.as_deref().unwrap_or_default();
-                    let duplicates = errors.iter().filter(|w| w.code == 11000).count();
-                    let rejected = errors.len() - duplicates;
-                    for w in errors.iter().filter(|w| w.code != 11000) {
-                        tracing::error!(code = w.code, message = %w.message, "MongoDB refused an event.");
-                    }
-                    Ok(DeliveryReport {
+                    let mut report = DeliveryReport {
                         delivered: batch.len() - errors.len(),
-                        duplicates,
-                        rejected,
-                    })
+                        ..DeliveryReport::default()
+                    };
+                    for w in errors {
+                        if w.code == 11000 {
+                            report.duplicates += 1;
+                        } else {
+                            tracing::error!(code = w.code, message = %w.message, index = w.index, "MongoDB refused an event.");
+                            report.reject(w.index);
+                        }
+                    }
+                    Ok(report)
                 }
                 _ if retriable(&e) => Err(SinkError::transport(e.to_string())),
                 _ => Err(SinkError::permanent(e.to_string())),

@@ -109,7 +109,7 @@ impl EventSink for PostgresSink {
         Ok(DeliveryReport {
             delivered: inserted,
             duplicates: batch.len() - inserted,
-            rejected: 0,
+            ..DeliveryReport::default()
         })
     }
 

@@ -120,6 +120,8 @@ impl EventSink for HecSink {
             return Err(SinkError::AlreadyShutdown);
         }
         let mut pending: Vec<&SecurityEvent> = batch.iter().map(AsRef::as_ref).collect();
+        // Where each pending event sits in `batch`, which a rejection reports.
+        let mut positions: Vec<usize> = (0..batch.len()).collect();
         let mut report = DeliveryReport::default();
         while !pending.is_empty() {
             let reply = self
@@ -160,7 +162,7 @@ impl EventSink for HecSink {
                 (_, Some(5 | 6 | 12 | 13 | 15)) => match reply.invalid_event {
                     Some(n) if n < pending.len() => {
                         let bad = pending.remove(n);
-                        report.rejected += 1;
+                        report.reject(positions.remove(n));
                         tracing::error!(event = %bad.id, reason = %reason, "HEC refused an event; sending the rest of the batch.");
                     }
                     _ => return Err(SinkError::permanent(reason)),

@@ -123,6 +123,11 @@ async fn a_refused_event_is_taken_out_and_counted() {
     let batch: Vec<_> = (0..5).map(|n| Arc::new(sample_event(n))).collect();
     let report = sink.send_batch(&batch).await.unwrap();
     assert_eq!((report.delivered, report.rejected), (4, 1));
+    assert_eq!(
+        report.rejected_indices,
+        [2],
+        "the refused event's place in the batch"
+    );
     let ids: Vec<_> = hec
         .items()
         .iter()

@@ -136,7 +136,7 @@ impl EventSink for SqliteSink {
         Ok(DeliveryReport {
             delivered: inserted,
             duplicates: batch.len() - inserted,
-            rejected: 0,
+            ..DeliveryReport::default()
         })
     }
 

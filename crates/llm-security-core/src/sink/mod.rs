@@ -19,7 +19,7 @@ pub use stdout::StdoutSink;
 use crate::event::SecurityEvent;
 
 /// What a successful `send_batch` did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
     /// Events newly stored or accepted by the destination.
     pub delivered: usize,
@@ -28,6 +28,10 @@ pub struct DeliveryReport {
     /// Events the destination refused for good (malformed for it, over a size limit) while
     /// accepting the rest of the batch. The pipeline counts them as failed; they are not retried.
     pub rejected: usize,
+    /// Where in the batch the refused events are (indices into `send_batch`'s slice), so that
+    /// a spool keeps them as dead letters instead of dropping them. Record a refusal with
+    /// [`reject`](Self::reject), which keeps this list and `rejected` in step.
+    pub rejected_indices: Vec<usize>,
 }
 
 impl DeliveryReport {
@@ -35,9 +39,14 @@ impl DeliveryReport {
     pub fn delivered(delivered: usize) -> Self {
         Self {
             delivered,
-            duplicates: 0,
-            rejected: 0,
+            ..Self::default()
         }
+    }
+
+    /// Records that the destination refused the event at `index` of the batch for good.
+    pub fn reject(&mut self, index: usize) {
+        self.rejected += 1;
+        self.rejected_indices.push(index);
     }
 }
 
