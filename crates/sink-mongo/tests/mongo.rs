@@ -131,3 +131,31 @@ async fn a_restart_mid_stream_loses_and_duplicates_nothing() {
         "every event exactly once: {stats:?}"
     );
 }
+
+#[tokio::test]
+async fn a_document_the_server_refuses_is_reported_by_its_place_in_the_batch() {
+    let _serial = SERIAL.lock().await;
+    let config = config("refused");
+    let batch: Vec<_> = events(4).into_iter().map(Arc::new).collect();
+    // A collection validator that refuses exactly the third event.
+    let client = mongodb::Client::with_uri_str(uri()).await.unwrap();
+    let db = client.database("llmsec_test");
+    let name = format!("refused_{}", std::process::id());
+    db.collection::<mongodb::bson::Document>(&name)
+        .drop()
+        .await
+        .unwrap();
+    db.create_collection(&name)
+        .validator(doc! {"_id": {"$ne": batch[2].id.to_string()}})
+        .await
+        .unwrap();
+
+    let sink = MongoSink::connect(&config).await.unwrap();
+    let report = sink.send_batch(&batch).await.unwrap();
+    assert_eq!(
+        (report.delivered, report.duplicates, report.rejected),
+        (3, 0, 1)
+    );
+    assert_eq!(report.rejected_indices, [2]);
+    assert_eq!(sink.collection().count_documents(doc! {}).await.unwrap(), 3);
+}
