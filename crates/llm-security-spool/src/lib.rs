@@ -28,8 +28,8 @@
 //! ```
 //!
 //! The size bound counts the events' encoded bytes (pending plus dead letters); the file on
-//! disk is larger by the store's page overhead and does not shrink when events leave (freed
-//! pages are reused).
+//! disk is larger by the store's page overhead. Freed pages are reused while the spool runs;
+//! the file shrinks when the spool is opened again and holds far less than its size.
 
 mod breaker;
 mod config;

@@ -128,7 +128,7 @@ impl Store {
                 message: other.to_string(),
             },
         })?;
-        let store = Self {
+        let mut store = Self {
             db,
             path,
             max_bytes,
@@ -140,7 +140,34 @@ impl Store {
             txn.open_table(META)?;
             Ok(())
         })?;
+        store.compact_if_sparse()?;
         Ok(store)
+    }
+
+    /// Gives unused space back to the file system when the file is much larger than what it
+    /// holds. Freed pages are reused while the spool runs, so the file stays at its high-water
+    /// mark after an outage; opening the spool (the next start, or `llm-security spool`) is
+    /// when nothing else uses it and it can shrink. Returns whether it compacted.
+    fn compact_if_sparse(&mut self) -> Result<bool, SpoolError> {
+        /// Files up to this size are left alone.
+        const SMALL_FILE: u64 = 16 << 20;
+        let file = std::fs::metadata(&self.path)
+            .map_err(|e| self.storage_error(e))?
+            .len();
+        let usage = self.usage()?;
+        let held = usage.pending_bytes + usage.dead_bytes;
+        if file <= SMALL_FILE || file <= held.saturating_mul(4) {
+            return Ok(false);
+        }
+        let compacted = self.db.compact().map_err(|e| SpoolError::Storage {
+            path: self.path.display().to_string(),
+            message: format!("compaction: {e}"),
+        })?;
+        if compacted {
+            let after = std::fs::metadata(&self.path).map_or(file, |m| m.len());
+            tracing::info!(path = %self.path.display(), before = file, after, "Spool file compacted.");
+        }
+        Ok(compacted)
     }
 
     /// The spool's file.
@@ -475,6 +502,49 @@ mod tests {
             .collect();
         assert_eq!(ids(&left), expect, "the two oldest made room");
         assert!(store.usage().unwrap().pending_bytes <= store.max_bytes());
+    }
+
+    #[test]
+    fn the_file_shrinks_when_reopened_after_a_drain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let store = Store::open(dir.path(), u64::MAX).unwrap();
+        // About 40 MB of events in, then all delivered.
+        let big = {
+            let engine = SecurityEngine::with_config(SecurityConfig::new());
+            let text = "word ".repeat(20_000);
+            let analysis = engine.analyze(&text).unwrap();
+            Arc::new(SecurityEvent::from_analysis(
+                &analysis,
+                &text,
+                &AnalysisContext::new(),
+                CapturePolicy::Full,
+            ))
+        };
+        for _ in 0..40 {
+            let batch = vec![Arc::clone(&big); 10];
+            store.append(&batch, FullPolicy::Block).unwrap();
+        }
+        let (records, _) = store.peek(usize::MAX).unwrap();
+        assert_eq!(records.len(), 400);
+        store
+            .ack(&records.iter().map(|r| r.seq).collect::<Vec<_>>())
+            .unwrap();
+        let left = event(1);
+        store
+            .append(&[Arc::clone(&left)], FullPolicy::Block)
+            .unwrap();
+        let high_water = size();
+        assert!(high_water > 32 << 20, "{high_water}");
+        drop(store);
+
+        let store = Store::open(dir.path(), u64::MAX).unwrap();
+        let after = size();
+        assert!(after < high_water / 4, "{after} of {high_water}");
+        // What was left is still there.
+        let (records, _) = store.peek(10).unwrap();
+        assert_eq!(ids(&records), [left.id.as_u128()]);
     }
 
     #[test]
