@@ -75,6 +75,19 @@ fn classify(error: &RdError) -> SinkError {
     }
 }
 
+/// Errors about one record (its size, its encoding), not about the broker or the topic: the
+/// record is reported as refused and the rest of the batch goes on.
+fn refuses_only_this_record(error: &RdError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidRecord
+        )
+    )
+}
+
 #[async_trait]
 impl EventSink for KafkaSink {
     fn name(&self) -> &str {
@@ -85,8 +98,9 @@ impl EventSink for KafkaSink {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(SinkError::AlreadyShutdown);
         }
+        let mut report = DeliveryReport::default();
         let mut pending = Vec::with_capacity(batch.len());
-        for event in batch {
+        for (index, event) in batch.iter().enumerate() {
             let payload = serde_json::to_vec(&**event).map_err(SinkError::transport)?;
             let key = message_key(event);
             let id = event.id.to_string();
@@ -109,7 +123,11 @@ impl EventSink for KafkaSink {
                 .payload(&payload)
                 .headers(headers);
             match self.producer.send_result(record) {
-                Ok(delivery) => pending.push(delivery),
+                Ok(delivery) => pending.push((index, delivery)),
+                Err((error, _)) if refuses_only_this_record(&error) => {
+                    tracing::error!(event = %event.id, error = %error, "Kafka cannot take this event; sending the rest of the batch.");
+                    report.reject(index);
+                }
                 Err((error, _)) => {
                     // The local queue is full or the producer is failing: the batch is sent
                     // again; what was queued may arrive twice (consumers drop by event_id).
@@ -117,17 +135,29 @@ impl EventSink for KafkaSink {
                 }
             }
         }
+        let (indices, deliveries): (Vec<usize>, Vec<_>) = pending.into_iter().unzip();
         let mut first_error = None;
-        for result in futures_util::future::join_all(pending).await {
+        for (index, result) in indices
+            .into_iter()
+            .zip(futures_util::future::join_all(deliveries).await)
+        {
             let error = match result {
-                Ok(Ok(_)) => continue,
+                Ok(Ok(_)) => {
+                    report.delivered += 1;
+                    continue;
+                }
+                Ok(Err((error, _))) if refuses_only_this_record(&error) => {
+                    tracing::error!(event = %batch[index].id, error = %error, "Kafka refused this event.");
+                    report.reject(index);
+                    continue;
+                }
                 Ok(Err((error, _))) => classify(&error),
                 Err(_) => SinkError::transport("the producer was dropped before delivery"),
             };
             first_error.get_or_insert(error);
         }
         match first_error {
-            None => Ok(DeliveryReport::delivered(batch.len())),
+            None => Ok(report),
             Some(e) => Err(e),
         }
     }

@@ -225,3 +225,27 @@ async fn an_unreachable_broker_fails_health_and_delivery_as_retriable() {
     let err = sink.send_batch(&batch).await.unwrap_err();
     assert!(err.is_retriable(), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_event_is_refused_alone_and_the_rest_delivered() {
+    let _serial = SERIAL.lock().await;
+    let topic = format!("llmsec-oversized-{}", std::process::id());
+    create_topic(&topic, 1).await;
+    let sink = KafkaSink::new(&KafkaConfig::new(brokers(), &topic)).unwrap();
+    let mut batch = events(3, 4);
+    // Over the producer's default message.max.bytes (1,000,000).
+    batch[1]
+        .metadata
+        .insert("blob".into(), "x".repeat(1_200_000).into());
+    let batch: Vec<_> = batch.into_iter().map(std::sync::Arc::new).collect();
+    let report = sink.send_batch(&batch).await.unwrap();
+    assert_eq!((report.delivered, report.rejected), (3, 1));
+    assert_eq!(report.rejected_indices, [1]);
+    let topic2 = topic.clone();
+    let got = tokio::task::spawn_blocking(move || consume_all(&topic2, 3))
+        .await
+        .unwrap();
+    let ids: BTreeSet<_> = got.iter().map(|r| r.id.clone()).collect();
+    let want: BTreeSet<_> = [0, 2, 3].iter().map(|&i| batch[i].id.to_string()).collect();
+    assert_eq!(ids, want);
+}
