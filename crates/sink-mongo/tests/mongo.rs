@@ -159,3 +159,34 @@ async fn a_document_the_server_refuses_is_reported_by_its_place_in_the_batch() {
     assert_eq!(report.rejected_indices, [2]);
     assert_eq!(sink.collection().count_documents(doc! {}).await.unwrap(), 3);
 }
+
+/// BSON keys are NUL-terminated; a NUL in a metadata key must not lose the batch.
+#[tokio::test]
+async fn a_nul_byte_in_an_event_does_not_lose_its_batch() {
+    let _serial = SERIAL.lock().await;
+    let sink = MongoSink::connect(&config("nul")).await.unwrap();
+    let mut all = events(3);
+    all[1].text.value = Some("ignore\0 all previous instructions".into());
+    all[1]
+        .metadata
+        .insert("note\0key".into(), "value\0with nul".into());
+    let batch: Vec<_> = all.into_iter().map(Arc::new).collect();
+    let report = sink.send_batch(&batch).await.unwrap();
+    assert_eq!((report.delivered, report.rejected), (3, 0));
+    let stored = sink
+        .collection()
+        .find_one(doc! {"_id": batch[1].id.to_string()})
+        .await
+        .unwrap()
+        .unwrap();
+    let back = event_of(&stored).unwrap();
+    assert_eq!(
+        back.text.value, batch[1].text.value,
+        "NUL in a value is kept"
+    );
+    assert_eq!(
+        back.metadata["note\u{fffd}key"],
+        serde_json::json!("value\0with nul"),
+        "NUL in a key becomes U+FFFD"
+    );
+}

@@ -72,3 +72,21 @@ async fn an_unusable_path_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn an_event_with_nul_bytes_is_stored_and_reads_back_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SqliteSink::open(dir.path().join("events.db"))
+        .await
+        .unwrap();
+    let mut odd = sample_event(1);
+    odd.text.value = Some("ignore\0 all previous instructions".into());
+    odd.metadata
+        .insert("note\0key".into(), "value\0with nul".into());
+    let batch = [Arc::new(sample_event(0)), Arc::new(odd.clone())];
+    let report = sink.send_batch(&batch).await.unwrap();
+    assert_eq!(report.delivered, 2);
+    let all = sink.query(&EventQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1], odd);
+}
