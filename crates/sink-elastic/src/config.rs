@@ -60,6 +60,13 @@ pub struct ElasticConfig {
     pub item_retries: u32,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Before the first batch, map the event's `llm_security.metadata` as an object that is
+    /// kept in `_source` but not indexed (`enabled: false`), creating the index if it does
+    /// not exist. Metadata is whatever the calling application attaches; mapped dynamically,
+    /// `{"order": 17}` in one event and `{"order": "A-17"}` in the next make the cluster
+    /// refuse the second (a mapping conflict), and many distinct keys exhaust the index's
+    /// field limit. On by default; a failure is logged, not fatal.
+    pub map_metadata: bool,
 }
 
 impl ElasticConfig {
@@ -71,12 +78,21 @@ impl ElasticConfig {
             auth: None,
             item_retries: 2,
             timeout: Duration::from_secs(30),
+            map_metadata: true,
         }
     }
 
     /// Sets the index or data stream.
     pub fn with_index(mut self, index: impl Into<String>) -> Self {
         self.index = index.into();
+        self
+    }
+
+    /// Whether to map `llm_security.metadata` as not indexed before the first batch (see
+    /// [`map_metadata`](Self::map_metadata)). Turn it off where an index template of yours
+    /// decides the mapping.
+    pub fn with_metadata_mapping(mut self, on: bool) -> Self {
+        self.map_metadata = on;
         self
     }
 

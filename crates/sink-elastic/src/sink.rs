@@ -20,7 +20,12 @@ pub struct ElasticSink {
     bulk: reqwest::Url,
     client: reqwest::Client,
     shut_down: AtomicBool,
+    /// Whether the metadata mapping was settled (done, not wanted, or refused for good).
+    metadata_mapped: AtomicBool,
 }
+
+/// `llm_security.metadata`: kept in `_source`, never mapped (see `ElasticConfig::map_metadata`).
+const METADATA_MAPPING: &str = r#"{"properties":{"llm_security":{"properties":{"metadata":{"type":"object","enabled":false}}}}}"#;
 
 impl ElasticSink {
     /// Validates `config` and builds the client.
@@ -31,12 +36,14 @@ impl ElasticSink {
             reason,
         })?;
         let client = http::client(config.timeout).map_err(ElasticError::Client)?;
+        let map_metadata = config.map_metadata;
         Ok(Self {
             config,
             base,
             bulk,
             client,
             shut_down: AtomicBool::new(false),
+            metadata_mapped: AtomicBool::new(!map_metadata),
         })
     }
 
@@ -48,6 +55,46 @@ impl ElasticSink {
                 let token =
                     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
                 r.header("authorization", format!("Basic {token}"))
+            }
+        }
+    }
+
+    /// Maps `llm_security.metadata` as not indexed: on the index if it exists, else by
+    /// creating the index with that mapping. Returns whether the question is settled (an
+    /// answer came back, good or bad); a transport error leaves it for the next batch.
+    async fn map_metadata(&self) -> bool {
+        let index = &self.config.index;
+        let put = |path: String, body: String| async move {
+            let url = http::join(&self.base, &path).map_err(SinkError::permanent)?;
+            let request = self
+                .client
+                .put(url)
+                .header("content-type", "application/json")
+                .body(body);
+            http::send(self.authorized(request), self.config.timeout).await
+        };
+        let mut reply = put(format!("/{index}/_mapping"), METADATA_MAPPING.to_owned()).await;
+        if matches!(&reply, Ok(r) if r.status == 404) {
+            let create = format!(r#"{{"mappings":{METADATA_MAPPING}}}"#);
+            reply = put(format!("/{index}"), create).await;
+            if matches!(&reply, Ok(r) if r.body.contains("resource_already_exists_exception")) {
+                // Created in the meantime by someone else: map it.
+                reply = put(format!("/{index}/_mapping"), METADATA_MAPPING.to_owned()).await;
+            }
+        }
+        match reply {
+            Ok(r) if (200..300).contains(&r.status) => {
+                tracing::debug!(index = %index, "llm_security.metadata mapped as not indexed.");
+                true
+            }
+            Ok(r) => {
+                tracing::warn!(index = %index, status = r.status, body = %r.body,
+                    "Cannot map llm_security.metadata as not indexed; its fields are mapped dynamically, and a type conflict between events will make the cluster refuse documents.");
+                true
+            }
+            Err(e) => {
+                tracing::debug!(index = %index, error = %e, "Metadata mapping not sent; trying again with the next batch.");
+                false
             }
         }
     }
@@ -101,6 +148,9 @@ impl EventSink for ElasticSink {
             return Err(SinkError::AlreadyShutdown);
         }
         // Each pending event with its index in `batch`, which a rejection reports.
+        if !self.metadata_mapped.load(Ordering::Acquire) && self.map_metadata().await {
+            self.metadata_mapped.store(true, Ordering::Release);
+        }
         let mut pending: Vec<(usize, &SecurityEvent)> =
             batch.iter().map(AsRef::as_ref).enumerate().collect();
         let mut report = DeliveryReport::default();

@@ -99,3 +99,49 @@ async fn an_unreachable_cluster_is_a_retriable_error() {
             .is_retriable()
     );
 }
+
+/// Metadata is the calling application's: `{"order": 17}` in one event and `{"order": "A-17"}`
+/// in the next must not make the cluster refuse the second.
+#[tokio::test]
+async fn metadata_of_different_types_under_one_key_is_stored() {
+    let mapped = index("metadata");
+    let mut first = sample_event(1);
+    first.metadata.insert("order".into(), 17.into());
+    let mut second = sample_event(2);
+    second.metadata.insert("order".into(), "A-17".into());
+    second
+        .metadata
+        .insert("nested".into(), serde_json::json!({"order": [1, "two"]}));
+
+    let sink = ElasticSink::new(ElasticConfig::new(url()).with_index(&mapped)).unwrap();
+    for event in [first, second.clone()] {
+        let report = sink.send_batch(&[Arc::new(event)]).await.unwrap();
+        assert_eq!((report.delivered, report.rejected), (1, 0));
+    }
+    refresh(&mapped).await;
+    assert_eq!(get(&format!("/{mapped}/_count")).await["count"], 2);
+    let doc = get(&format!("/{mapped}/_doc/{}", second.id)).await;
+    assert_eq!(doc["_source"]["llm_security"]["metadata"]["order"], "A-17");
+    let mapping = get(&format!("/{mapped}/_mapping")).await;
+    assert_eq!(
+        mapping[&mapped]["mappings"]["properties"]["llm_security"]["properties"]["metadata"]["enabled"],
+        false
+    );
+
+    // Without the mapping (an index template of the user's decides), the cluster maps the
+    // key from the first event and refuses the second: what the mapping prevents.
+    let unmapped = index("metadata-unmapped");
+    let sink = ElasticSink::new(
+        ElasticConfig::new(url())
+            .with_index(&unmapped)
+            .with_metadata_mapping(false),
+    )
+    .unwrap();
+    let mut first = sample_event(3);
+    first.metadata.insert("order".into(), 17.into());
+    let mut second = sample_event(4);
+    second.metadata.insert("order".into(), "A-17".into());
+    sink.send_batch(&[Arc::new(first)]).await.unwrap();
+    let report = sink.send_batch(&[Arc::new(second)]).await.unwrap();
+    assert_eq!((report.delivered, report.rejected), (0, 1));
+}

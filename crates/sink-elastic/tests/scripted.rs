@@ -35,7 +35,8 @@ async fn only_failed_items_are_sent_again() {
             &format!(r#"{{"errors":false,"items":[{}]}}"#, item(201)),
         ),
     ]);
-    let sink = ElasticSink::new(ElasticConfig::new(server.url())).unwrap();
+    let sink =
+        ElasticSink::new(ElasticConfig::new(server.url()).with_metadata_mapping(false)).unwrap();
     let batch: Vec<_> = (0..3).map(|n| Arc::new(sample_event(n))).collect();
     let report = sink.send_batch(&batch).await.unwrap();
     assert_eq!(
@@ -52,7 +53,8 @@ async fn request_level_errors() {
         Failure::status(503, "unavailable"),
         Failure::status(400, r#"{"error":"bad"}"#),
     ]);
-    let sink = ElasticSink::new(ElasticConfig::new(server.url())).unwrap();
+    let sink =
+        ElasticSink::new(ElasticConfig::new(server.url()).with_metadata_mapping(false)).unwrap();
     let batch = [Arc::new(sample_event(0))];
     assert!(sink.send_batch(&batch).await.unwrap_err().is_retriable());
     assert!(!sink.send_batch(&batch).await.unwrap_err().is_retriable());
@@ -87,7 +89,8 @@ async fn refusals_report_their_place_in_the_original_batch() {
             &format!(r#"{{"errors":true,"items":[{},{}]}}"#, item(201), item(400)),
         ),
     ]);
-    let sink = ElasticSink::new(ElasticConfig::new(server.url())).unwrap();
+    let sink =
+        ElasticSink::new(ElasticConfig::new(server.url()).with_metadata_mapping(false)).unwrap();
     let batch: Vec<_> = (0..4).map(|n| Arc::new(sample_event(n))).collect();
     let report = sink.send_batch(&batch).await.unwrap();
     assert_eq!((report.delivered, report.rejected), (2, 2));
