@@ -125,6 +125,10 @@ pub enum SinkConfig {
         /// API key (encoded `id:key`).
         #[serde(default)]
         api_key: Option<String>,
+        /// Map `llm_security.metadata` as not indexed before the first batch (default true;
+        /// false where your own index template decides the mapping).
+        #[serde(default)]
+        map_metadata: Option<bool>,
     },
     /// Splunk SOAR (feature `phantom`).
     Phantom {
@@ -647,9 +651,13 @@ pub(crate) async fn build_pipeline(
                 endpoint,
                 index,
                 api_key,
+                map_metadata,
             } => {
                 use llm_security::elastic::{ElasticAuth, ElasticConfig, ElasticSink};
                 let mut c = ElasticConfig::new(endpoint);
+                if let Some(on) = map_metadata {
+                    c = c.with_metadata_mapping(*on);
+                }
                 if let Some(i) = index {
                     c = c.with_index(i);
                 }

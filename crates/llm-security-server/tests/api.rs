@@ -348,10 +348,14 @@ fn configuration_from_toml_and_environment() {
         type = "splunk"
         endpoint = "https://splunk.example:8088"
         token = "env:SPLUNK_TOKEN"
+        [[sinks]]
+        type = "elastic"
+        endpoint = "https://es.example:9200"
+        map_metadata = false
         "#,
     )
     .unwrap();
-    assert_eq!(config.sinks.len(), 2);
+    assert_eq!(config.sinks.len(), 3);
     let debug = format!("{config:?}");
     assert!(
         !debug.contains("SPLUNK_TOKEN") && debug.contains("[REDACTED]"),
