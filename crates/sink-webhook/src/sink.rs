@@ -57,7 +57,7 @@ impl WebhookSink {
         self.config.events.is_empty() || self.config.events.contains(&event.event_type)
     }
 
-    async fn deliver(&self, event: &SecurityEvent) -> Result<(), SinkError> {
+    async fn deliver(&self, event: &SecurityEvent) -> Result<Delivery, SinkError> {
         let body = encode(event);
         let id = message_id(event);
         let timestamp = chrono_now();
@@ -74,6 +74,11 @@ impl WebhookSink {
             );
         }
         let reply = llm_security_http_sink::send(request.body(body), self.config.timeout).await?;
+        if REFUSES_THIS_EVENT.contains(&reply.status) {
+            return Ok(Delivery::Refused(reply.check().err().unwrap_or_else(
+                || SinkError::permanent(format!("HTTP {}", reply.status)),
+            )));
+        }
         if reply.status == 410 {
             self.disabled.store(true, Ordering::Release);
             tracing::error!(url = %self.config.url, "Webhook endpoint answered 410 Gone; it is disabled.");
@@ -81,8 +86,20 @@ impl WebhookSink {
                 "endpoint answered 410 Gone and is disabled",
             ));
         }
-        reply.check()
+        reply.check().map(|()| Delivery::Taken)
     }
+}
+
+/// Statuses that refuse the event sent, not the endpoint: its body is bad for the receiver
+/// (400), too large (413) or not processable (422). The other events of the batch still go.
+const REFUSES_THIS_EVENT: [u16; 3] = [400, 413, 422];
+
+/// What the endpoint did with one event.
+enum Delivery {
+    /// A 2xx.
+    Taken,
+    /// Refused for good, for this event only (see [`REFUSES_THIS_EVENT`]).
+    Refused(SinkError),
 }
 
 fn chrono_now() -> i64 {
@@ -97,9 +114,10 @@ impl EventSink for WebhookSink {
         "webhook"
     }
 
-    /// Posts each event of the batch that passes the event filter, in order, stopping at the
-    /// first failure (a retry re-sends the batch with the same `webhook-id`s, so receivers can
-    /// de-duplicate).
+    /// Posts each event of the batch that passes the event filter, in order. An event the
+    /// endpoint refuses by itself (400, 413, 422) is reported by its place in the batch and the
+    /// rest go on; any other failure stops the batch (a retry re-sends it with the same
+    /// `webhook-id`s, so receivers can de-duplicate).
     async fn send_batch(&self, batch: &[Arc<SecurityEvent>]) -> Result<DeliveryReport, SinkError> {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(SinkError::AlreadyShutdown);
@@ -110,9 +128,14 @@ impl EventSink for WebhookSink {
             ));
         }
         let mut report = DeliveryReport::default();
-        for event in batch.iter().filter(|e| self.wanted(e)) {
-            self.deliver(event).await?;
-            report.delivered += 1;
+        for (index, event) in batch.iter().enumerate().filter(|(_, e)| self.wanted(e)) {
+            match self.deliver(event).await? {
+                Delivery::Taken => report.delivered += 1,
+                Delivery::Refused(reason) => {
+                    tracing::error!(event = %event.id, error = %reason, "Webhook endpoint refused this event; sending the rest of the batch.");
+                    report.reject(index);
+                }
+            }
         }
         Ok(report)
     }

@@ -211,3 +211,32 @@ async fn bad_configuration_is_a_clear_error() {
     assert!(err.is_retriable(), "{err}");
     assert!(dead.healthcheck().await.is_err());
 }
+
+#[tokio::test]
+async fn an_event_the_endpoint_refuses_does_not_stop_the_batch() {
+    let hook = WebhookReceiver::start().await;
+    // The first event is too large for this endpoint; the other two are taken.
+    hook.fail_next([Failure::status(413, "payload too large")]);
+    let sink = sink(&hook.url());
+    let batch: Vec<_> = (0..3).map(|n| Arc::new(sample_event(n))).collect();
+    let report = sink.send_batch(&batch).await.unwrap();
+    assert_eq!((report.delivered, report.rejected), (2, 1));
+    assert_eq!(report.rejected_indices, [0]);
+    let ids: Vec<_> = hook
+        .requests()
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["data"]["id"].clone()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [batch[1].id.to_string(), batch[2].id.to_string()].map(serde_json::Value::from)
+    );
+
+    // A refusal of the endpoint itself (401) still stops the batch.
+    hook.fail_next([Failure::status(401, "bad signature")]);
+    let err = sink.send_batch(&batch).await.unwrap_err();
+    assert!(!err.is_retriable(), "{err}");
+    assert_eq!(hook.attempts(), 4);
+}
