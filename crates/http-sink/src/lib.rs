@@ -52,6 +52,16 @@ impl Reply {
     pub fn check(&self) -> Result<(), SinkError> {
         classify_status(self.status, self.retry_after.as_deref(), &self.body)
     }
+
+    /// Whether the status refuses the one item sent rather than the endpoint: its body is bad
+    /// for the receiver (400), too large (413) or not processable (422). The webhook sink,
+    /// which posts one event per request, reports such an event as refused and goes on with
+    /// the batch; 401, 403, 404 and the like concern every event and stop it. (The SOAR and
+    /// Grafana sinks do not use it: there a 400 usually means a setting, such as an unknown
+    /// label, that every event would hit.)
+    pub fn refuses_only_this_item(&self) -> bool {
+        matches!(self.status, 400 | 413 | 422)
+    }
 }
 
 /// Sends `request` and reads the reply. A timeout becomes [`SinkError::Timeout`] with

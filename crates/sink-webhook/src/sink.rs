@@ -74,7 +74,7 @@ impl WebhookSink {
             );
         }
         let reply = llm_security_http_sink::send(request.body(body), self.config.timeout).await?;
-        if REFUSES_THIS_EVENT.contains(&reply.status) {
+        if reply.refuses_only_this_item() {
             return Ok(Delivery::Refused(reply.check().err().unwrap_or_else(
                 || SinkError::permanent(format!("HTTP {}", reply.status)),
             )));
@@ -90,15 +90,11 @@ impl WebhookSink {
     }
 }
 
-/// Statuses that refuse the event sent, not the endpoint: its body is bad for the receiver
-/// (400), too large (413) or not processable (422). The other events of the batch still go.
-const REFUSES_THIS_EVENT: [u16; 3] = [400, 413, 422];
-
 /// What the endpoint did with one event.
 enum Delivery {
     /// A 2xx.
     Taken,
-    /// Refused for good, for this event only (see [`REFUSES_THIS_EVENT`]).
+    /// Refused for good, for this event only (`Reply::refuses_only_this_item`).
     Refused(SinkError),
 }
 
