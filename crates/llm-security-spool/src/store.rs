@@ -409,12 +409,16 @@ mod tests {
     use llm_security_core::{AnalysisContext, CapturePolicy, SecurityConfig, SecurityEngine};
 
     fn event(n: usize) -> Arc<SecurityEvent> {
+        event_about(&format!("question number {n}"))
+    }
+
+    /// An event whose captured text is `text`.
+    fn event_about(text: &str) -> Arc<SecurityEvent> {
         let engine = SecurityEngine::with_config(SecurityConfig::new());
-        let text = format!("question number {n}");
-        let analysis = engine.analyze(&text).unwrap();
+        let analysis = engine.analyze(text).unwrap();
         Arc::new(SecurityEvent::from_analysis(
             &analysis,
-            &text,
+            text,
             &AnalysisContext::new(),
             CapturePolicy::Full,
         ))
@@ -511,17 +515,7 @@ mod tests {
         let size = || std::fs::metadata(&path).unwrap().len();
         let store = Store::open(dir.path(), u64::MAX).unwrap();
         // About 40 MB of events in, then all delivered.
-        let big = {
-            let engine = SecurityEngine::with_config(SecurityConfig::new());
-            let text = "word ".repeat(20_000);
-            let analysis = engine.analyze(&text).unwrap();
-            Arc::new(SecurityEvent::from_analysis(
-                &analysis,
-                &text,
-                &AnalysisContext::new(),
-                CapturePolicy::Full,
-            ))
-        };
+        let big = event_about(&"word ".repeat(20_000));
         for _ in 0..40 {
             let batch = vec![Arc::clone(&big); 10];
             store.append(&batch, FullPolicy::Block).unwrap();
