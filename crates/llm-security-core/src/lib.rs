@@ -79,6 +79,7 @@ pub use output::{OutputConfig, OutputContext, PiiConfig, SystemPrompt};
 pub use pipeline::{BatchConfig, Pipeline, PipelineBuilder, RetryConfig, SinkOptions, SinkStats};
 pub use redact::redact;
 pub use sink::http;
+pub use sink::nul;
 
 /// Re-exported so sinks format event timestamps the same way.
 pub use chrono::SecondsFormat;

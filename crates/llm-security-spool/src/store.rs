@@ -140,7 +140,10 @@ impl Store {
             txn.open_table(META)?;
             Ok(())
         })?;
-        store.compact_if_sparse()?;
+        if let Err(e) = store.compact_if_sparse() {
+            // Only disk space is at stake: the spool works uncompacted.
+            tracing::warn!(path = %store.path.display(), error = %e, "Spool file not compacted.");
+        }
         Ok(store)
     }
 
@@ -148,21 +151,18 @@ impl Store {
     /// holds. Freed pages are reused while the spool runs, so the file stays at its high-water
     /// mark after an outage; opening the spool (the next start, or `llm-security spool`) is
     /// when nothing else uses it and it can shrink. Returns whether it compacted.
-    fn compact_if_sparse(&mut self) -> Result<bool, SpoolError> {
+    fn compact_if_sparse(&mut self) -> Result<bool, String> {
         /// Files up to this size are left alone.
         const SMALL_FILE: u64 = 16 << 20;
         let file = std::fs::metadata(&self.path)
-            .map_err(|e| self.storage_error(e))?
+            .map_err(|e| e.to_string())?
             .len();
-        let usage = self.usage()?;
+        let usage = self.usage().map_err(|e| e.to_string())?;
         let held = usage.pending_bytes + usage.dead_bytes;
         if file <= SMALL_FILE || file <= held.saturating_mul(4) {
             return Ok(false);
         }
-        let compacted = self.db.compact().map_err(|e| SpoolError::Storage {
-            path: self.path.display().to_string(),
-            message: format!("compaction: {e}"),
-        })?;
+        let compacted = self.db.compact().map_err(|e| e.to_string())?;
         if compacted {
             let after = std::fs::metadata(&self.path).map_or(file, |m| m.len());
             tracing::info!(path = %self.path.display(), before = file, after, "Spool file compacted.");

@@ -147,10 +147,10 @@ impl EventSink for ElasticSink {
         if self.shut_down.load(Ordering::Acquire) {
             return Err(SinkError::AlreadyShutdown);
         }
-        // Each pending event with its index in `batch`, which a rejection reports.
         if !self.metadata_mapped.load(Ordering::Acquire) && self.map_metadata().await {
             self.metadata_mapped.store(true, Ordering::Release);
         }
+        // Each pending event with its index in `batch`, which a rejection reports.
         let mut pending: Vec<(usize, &SecurityEvent)> =
             batch.iter().map(AsRef::as_ref).enumerate().collect();
         let mut report = DeliveryReport::default();

@@ -1,15 +1,26 @@
 //! Stored documents.
 
+use llm_security_core::nul::{self, NulIn};
 use llm_security_core::{SecurityEvent, SinkError};
 use mongodb::bson::{self, Document, doc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The stored document for `event`.
 pub fn document(event: &SecurityEvent) -> Result<Document, SinkError> {
+    // BSON keys end at a NUL byte: a metadata key holding one becomes unencodable, and with
+    // it the batch (see `llm_security_core::nul`). Values keep their NUL.
     let with_storable_keys;
-    let event = if has_nul_key(&event.metadata) {
+    let event = if event
+        .metadata
+        .iter()
+        .any(|(k, v)| k.contains('\0') || nul::json_has_nul(v, NulIn::Keys))
+    {
+        let mut metadata = Value::Object(event.metadata.clone());
+        nul::replace_nul_in_json(&mut metadata, NulIn::Keys);
         let mut copy = event.clone();
-        copy.metadata = storable_keys(std::mem::take(&mut copy.metadata));
+        if let Value::Object(map) = metadata {
+            copy.metadata = map;
+        }
         with_storable_keys = copy;
         &with_storable_keys
     } else {
@@ -32,36 +43,6 @@ pub fn document(event: &SecurityEvent) -> Result<Document, SinkError> {
         "kinds": kinds,
         "event": nested,
     })
-}
-
-/// What a BSON key holds in place of NUL, which ends a key on the wire: U+FFFD, the
-/// replacement character. Without it, one metadata key with a NUL byte made the whole batch
-/// unencodable. (String values may hold NUL and keep it.)
-const NUL_STAND_IN: &str = "\u{FFFD}";
-
-fn has_nul_key(map: &Map<String, Value>) -> bool {
-    fn in_value(value: &Value) -> bool {
-        match value {
-            Value::Array(items) => items.iter().any(in_value),
-            Value::Object(map) => has_nul_key(map),
-            _ => false,
-        }
-    }
-    map.iter().any(|(k, v)| k.contains('\0') || in_value(v))
-}
-
-/// `map` with NUL in every key, at any depth, replaced by [`NUL_STAND_IN`].
-fn storable_keys(map: Map<String, Value>) -> Map<String, Value> {
-    fn in_value(value: Value) -> Value {
-        match value {
-            Value::Array(items) => Value::Array(items.into_iter().map(in_value).collect()),
-            Value::Object(map) => Value::Object(storable_keys(map)),
-            other => other,
-        }
-    }
-    map.into_iter()
-        .map(|(k, v)| (k.replace('\0', NUL_STAND_IN), in_value(v)))
-        .collect()
 }
 
 /// Reads the event back from a stored document.

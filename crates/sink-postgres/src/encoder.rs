@@ -1,6 +1,7 @@
 //! Events as the column arrays of one `UNNEST` insert.
 
 use llm_security_core::SecurityEvent;
+use llm_security_core::nul::{self, NulIn};
 use serde_json::Value;
 
 /// One array per column, in the table's order.
@@ -62,47 +63,13 @@ impl Rows {
     }
 }
 
-/// What PostgreSQL stores in place of NUL, which neither `text` nor `jsonb` can hold: U+FFFD,
-/// the replacement character. Without it, one prompt with a NUL byte made the server refuse
-/// its whole batch, and other users' events with it.
-const NUL_STAND_IN: &str = "\u{FFFD}";
-
-/// `text` with every NUL replaced by [`NUL_STAND_IN`].
+/// `text` as PostgreSQL can store it (see [`llm_security_core::nul`]).
 fn storable(text: &str) -> String {
-    text.replace('\0', NUL_STAND_IN)
+    nul::replace_nul(text)
 }
 
-/// `value` with every NUL in its strings and keys replaced by [`NUL_STAND_IN`].
+/// `value` as `jsonb` can store it (see [`llm_security_core::nul`]).
 fn storable_json(mut value: Value) -> Value {
-    fn walk(value: &mut Value) {
-        match value {
-            Value::String(s) if s.contains('\0') => *s = storable(s),
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            Value::Object(map) => {
-                if map.keys().any(|k| k.contains('\0')) {
-                    let old = std::mem::take(map);
-                    map.extend(old.into_iter().map(|(k, v)| (storable(&k), v)));
-                }
-                map.values_mut().for_each(walk);
-            }
-            _ => {}
-        }
-    }
-    walk(&mut value);
+    nul::replace_nul_in_json(&mut value, NulIn::KeysAndStrings);
     value
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nul_becomes_the_replacement_character_everywhere() {
-        assert_eq!(storable("a\0b\0"), "a\u{fffd}b\u{fffd}");
-        let v = serde_json::json!({"k\0": ["x\0", {"y": "z\0"}], "n": 1});
-        assert_eq!(
-            storable_json(v),
-            serde_json::json!({"k\u{fffd}": ["x\u{fffd}", {"y": "z\u{fffd}"}], "n": 1})
-        );
-    }
 }

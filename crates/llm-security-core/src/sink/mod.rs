@@ -3,6 +3,7 @@
 pub mod http;
 mod jsonl;
 mod memory;
+pub mod nul;
 mod stdout;
 
 use std::error::Error as StdError;
