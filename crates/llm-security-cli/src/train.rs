@@ -51,6 +51,10 @@ pub(crate) struct TrainArgs {
     /// Seed of the row order.
     #[arg(long, default_value_t = 20261126)]
     seed: u64,
+    /// Models trained on different row orders (seeds `seed`, `seed + 1`, ...) whose weights
+    /// are averaged into the one shipped.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=64))]
+    orders: u64,
     /// Instead of writing a model, measure with each training source held out in turn (plus
     /// the sources that may not train at all) and write a Markdown report here.
     #[arg(long, value_name = "REPORT.md")]
@@ -189,6 +193,39 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
     let total: f32 = counts.iter().sum();
     let class_weight: [f32; CLASSES] =
         std::array::from_fn(|c| total / (CLASSES as f32 * counts[c].max(1.0)));
+    // One model per row order, averaged: the order alone moved held-out balanced accuracy by
+    // up to 1.7 points between seeds.
+    let fits: Vec<(Vec<f32>, [f32; CLASSES])> = (0..args.orders)
+        .into_par_iter()
+        .map(|k| fit(&data, class_weight, epochs, seed.wrapping_add(k), args))
+        .collect();
+    let scale = 1.0 / fits.len() as f32;
+    let mut w = vec![0.0f32; dim * CLASSES];
+    let mut b = [0.0f32; CLASSES];
+    for (fw, fb) in &fits {
+        for (a, x) in w.iter_mut().zip(fw) {
+            *a += x * scale;
+        }
+        for (a, x) in b.iter_mut().zip(fb) {
+            *a += x * scale;
+        }
+    }
+    // Training balances the classes; traffic does not. Shift the prior towards benign, so that
+    // a text with little evidence scores low.
+    b[classifier::BENIGN] += PRIOR_SHIFT;
+    Classifier::to_bytes(BITS, WINDOW, STRIDE, b, &w)
+}
+
+/// One pass of multinomial logistic regression with AdaGrad over `data` in the row order
+/// `seed` gives: the weights and biases.
+fn fit(
+    data: &[Example],
+    class_weight: [f32; CLASSES],
+    epochs: usize,
+    seed: u64,
+    args: &TrainArgs,
+) -> (Vec<f32>, [f32; CLASSES]) {
+    let dim = 1usize << BITS;
     let mut w = vec![0.0f32; dim * CLASSES];
     let mut g2 = vec![1e-6f32; dim * CLASSES];
     let mut b = [0.0f32; CLASSES];
@@ -222,10 +259,7 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
             }
         }
     }
-    // Training balances the classes; traffic does not. Shift the prior towards benign, so that
-    // a text with little evidence scores low.
-    b[classifier::BENIGN] += PRIOR_SHIFT;
-    Classifier::to_bytes(BITS, WINDOW, STRIDE, b, &w)
+    (w, b)
 }
 
 /// Whether most letters of `text` are Latin. Nearly every non-Latin row of the corpora is a

@@ -418,6 +418,26 @@ fn train_writes_a_model_that_analyze_can_load() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Reproducible: the same data and seed give the same bytes, though the row orders are
+    // trained in parallel.
+    let again = dir.path().join("again.bin");
+    let o = run(
+        &[
+            "train",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--out",
+            again.to_str().unwrap(),
+            "--epochs",
+            "3",
+        ],
+        None,
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
     let analyze = |text: &str| {
         let o = run(
             &[
