@@ -399,41 +399,29 @@ fn train_writes_a_model_that_analyze_can_load() {
     ] {
         std::fs::write(dir.path().join(name), body).unwrap();
     }
+    let train_to = |out: &std::path::Path| {
+        let o = run(
+            &[
+                "train",
+                "--data",
+                dir.path().to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--epochs",
+                "3",
+            ],
+            None,
+        );
+        assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
     let model = dir.path().join("model.bin");
-    let o = run(
-        &[
-            "train",
-            "--data",
-            dir.path().to_str().unwrap(),
-            "--out",
-            model.to_str().unwrap(),
-            "--epochs",
-            "3",
-        ],
-        None,
-    );
-    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("90 rows, 80 may train"),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let stderr = train_to(&model);
+    assert!(stderr.contains("90 rows, 80 may train"), "{stderr}");
     // Reproducible: the same data and seed give the same bytes, though the row orders are
     // trained in parallel.
     let again = dir.path().join("again.bin");
-    let o = run(
-        &[
-            "train",
-            "--data",
-            dir.path().to_str().unwrap(),
-            "--out",
-            again.to_str().unwrap(),
-            "--epochs",
-            "3",
-        ],
-        None,
-    );
-    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    train_to(&again);
     assert_eq!(
         std::fs::read(&model).unwrap(),
         std::fs::read(&again).unwrap()
