@@ -160,7 +160,6 @@ type Example = (Vec<(usize, f32)>, f32, usize, f32);
 
 /// Multinomial logistic regression with AdaGrad, class-balanced and source-balanced weights.
 fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
-    let (epochs, seed) = (args.epochs, args.seed);
     let dim = 1usize << BITS;
     // A row's weight shrinks with the size of its source's share of its class
     // (`size^-source_balance`): one big source must not define what an attack looks like.
@@ -197,7 +196,7 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
     // up to 1.7 points between seeds.
     let fits: Vec<(Vec<f32>, [f32; CLASSES])> = (0..args.orders)
         .into_par_iter()
-        .map(|k| fit(&data, class_weight, epochs, seed.wrapping_add(k), args))
+        .map(|k| fit(&data, class_weight, args.seed.wrapping_add(k), args))
         .collect();
     let scale = 1.0 / fits.len() as f32;
     let mut w = vec![0.0f32; dim * CLASSES];
@@ -216,12 +215,11 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
     Classifier::to_bytes(BITS, WINDOW, STRIDE, b, &w)
 }
 
-/// One pass of multinomial logistic regression with AdaGrad over `data` in the row order
-/// `seed` gives: the weights and biases.
+/// Multinomial logistic regression fitted by AdaGrad over `args.epochs` passes of `data`, in
+/// the row order `seed` gives: the weights and biases.
 fn fit(
     data: &[Example],
     class_weight: [f32; CLASSES],
-    epochs: usize,
     seed: u64,
     args: &TrainArgs,
 ) -> (Vec<f32>, [f32; CLASSES]) {
@@ -233,7 +231,7 @@ fn fit(
     let (lr, l2) = (args.learning_rate, args.l2);
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut rng = fastrand_like(seed);
-    for _ in 0..epochs {
+    for _ in 0..args.epochs {
         for i in (1..order.len()).rev() {
             order.swap(i, (rng() % (i as u64 + 1)) as usize);
         }
