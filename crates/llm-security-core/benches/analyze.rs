@@ -13,6 +13,30 @@ fn text_of(len: usize) -> String {
     SENTENCE.repeat(len / SENTENCE.len() + 1)[..len].to_owned()
 }
 
+/// Varied text, as documents are: this repository's own Markdown (prose, tables, code blocks,
+/// links), repeated to `len` bytes. One sentence repeated (`64kb`) is the easy case for a regex
+/// set; this one is not.
+fn markdown_of(len: usize) -> String {
+    let docs = [
+        include_str!("../../../README.md"),
+        include_str!("../../../docs/architecture.md"),
+        include_str!("../../../docs/delivery.md"),
+        include_str!("../../../docs/sinks.md"),
+        include_str!("../../../docs/model-card.md"),
+        include_str!("../../../docs/server.md"),
+    ];
+    let mut text = String::new();
+    'fill: for doc in docs.iter().cycle() {
+        for c in doc.chars() {
+            if text.len() + c.len_utf8() > len {
+                break 'fill;
+            }
+            text.push(c);
+        }
+    }
+    text
+}
+
 fn bench(c: &mut Criterion) {
     let engine = SecurityEngine::with_config(SecurityConfig::new());
     let short = "What's the weather like in Lisbon in May?".to_owned();
@@ -22,6 +46,7 @@ fn bench(c: &mut Criterion) {
         text_of(960)
     );
     let doc = text_of(64 * 1024);
+    let markdown = markdown_of(64 * 1024);
     let mut multilingual = String::new();
     for c in "Привет! Wie geht's? 東京で会いましょう。مرحبا بالعالم 👩\u{200D}💻 naïve café. "
         .chars()
@@ -39,6 +64,7 @@ fn bench(c: &mut Criterion) {
         ("1kb_attack", &attack_kb),
         ("1kb_multilingual", &multilingual),
         ("64kb", &doc),
+        ("64kb_markdown", &markdown),
     ] {
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_function(name, |b| {

@@ -21,8 +21,9 @@
 //! On the `normalized` view, phrases and patterns see lower-case text with invisible
 //! characters removed and whitespace collapsed (see [`View`](super::view)); write them in lower
 //! case. On the `raw` view they see the text as given (for case-sensitive formats such as keys).
-//! All phrases of a pack are compiled into one Aho-Corasick automaton and all patterns into one
-//! `RegexSet` per view, so a scan costs one pass per matcher whatever the number of rules.
+//! All phrases of a pack are compiled into Aho-Corasick automatons, and the literals that
+//! trigger its patterns into one more per view (see `RegexGroup`), so a scan costs a few linear
+//! passes whatever the number of rules, plus one search per pattern whose trigger occurs.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -125,11 +126,25 @@ fn ascii_word_boundaries(pattern: &str) -> String {
     out
 }
 
+/// Shortest literal worth a trigger: shorter ones ("a", "is") occur in nearly every text.
+const MIN_TRIGGER_LEN: usize = 3;
+
+/// The patterns of one view.
+///
+/// One `RegexSet` over two hundred patterns is fast on prose, but on varied text (READMEs,
+/// code, URLs) its lazy DFA meets a new state at nearly every byte, overflows its cache and falls
+/// back to the PikeVM: 0.3 MB/s on crate READMEs, measured. So most patterns are not run as a set.
+/// Each pattern's *triggers*, literals one of which every match must contain, go into one
+/// Aho-Corasick automaton; a pattern runs on its own (one fast single-regex search) only when one
+/// of its triggers occurs. Patterns without usable triggers stay in a small set run on every text.
 #[derive(Debug)]
 struct RegexGroup {
-    set: RegexSet,
-    /// For each regex of the set: the rule it belongs to and the regex alone, for spans.
+    /// For each regex: the rule it belongs to and the regex alone, for spans.
     each: Vec<(usize, Regex)>,
+    /// Every trigger literal, and the index in `each` of the pattern it belongs to.
+    triggers: Option<(AhoCorasick, Vec<usize>)>,
+    /// The patterns without triggers, and the index in `each` of every member of the set.
+    untriggered: Option<(RegexSet, Vec<usize>)>,
 }
 
 impl RegexGroup {
@@ -137,45 +152,166 @@ impl RegexGroup {
         if patterns.is_empty() {
             return Ok(None);
         }
-        let patterns: Vec<(usize, String)> = patterns
-            .iter()
-            .map(|(rule, p)| (*rule, ascii_word_boundaries(p)))
-            .collect();
         let mut each = Vec::with_capacity(patterns.len());
-        for (rule, p) in &patterns {
-            let re = RegexBuilder::new(p)
+        let mut literals: Vec<Vec<u8>> = Vec::new();
+        let mut owner = Vec::new();
+        let mut untriggered = Vec::new();
+        for (index, (rule, pattern)) in patterns.iter().enumerate() {
+            let p = ascii_word_boundaries(pattern);
+            let re = RegexBuilder::new(&p)
                 .case_insensitive(case_insensitive)
                 .multi_line(true)
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
-                .map_err(|e| Error::rules(format!("pattern {p:?}: {e}")))?;
-            each.push((*rule, re));
+                .map_err(|e| Error::rules(format!("pattern {pattern:?}: {e}")))?;
+            match triggers::of(&p, case_insensitive) {
+                Some(found) => {
+                    for literal in found {
+                        literals.push(literal);
+                        owner.push(index);
+                    }
+                }
+                None => untriggered.push(index),
+            }
+            each.push((*rule, re, p));
         }
-        let set = RegexSetBuilder::new(patterns.iter().map(|(_, p)| p))
-            .case_insensitive(case_insensitive)
-            .multi_line(true)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-            .map_err(|e| Error::rules(format!("pattern set: {e}")))?;
-        Ok(Some(Self { set, each }))
+        let triggers = if literals.is_empty() {
+            None
+        } else {
+            let automaton = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(&literals)
+                .map_err(|e| Error::rules(format!("pattern triggers: {e}")))?;
+            Some((automaton, owner))
+        };
+        let untriggered = if untriggered.is_empty() {
+            None
+        } else {
+            let set = RegexSetBuilder::new(untriggered.iter().map(|&i| &each[i].2))
+                .case_insensitive(case_insensitive)
+                .multi_line(true)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|e| Error::rules(format!("pattern set: {e}")))?;
+            Some((set, untriggered))
+        };
+        let each = each.into_iter().map(|(rule, re, _)| (rule, re)).collect();
+        Ok(Some(Self {
+            each,
+            triggers,
+            untriggered,
+        }))
     }
 
-    /// Calls `found(rule, start, end)` for every match, in `haystack` coordinates.
+    /// Calls `found(rule, start, end)` for every match, in `haystack` coordinates, pattern by
+    /// pattern in pack order.
     fn scan(
         &self,
         haystack: &str,
         enabled: &dyn Fn(usize) -> bool,
         found: &mut dyn FnMut(usize, usize, usize),
     ) {
-        for i in self.set.matches(haystack).iter() {
-            let (rule, re) = &self.each[i];
-            if !enabled(*rule) {
+        let mut candidate = vec![false; self.each.len()];
+        if let Some((automaton, owner)) = &self.triggers {
+            for m in automaton.find_overlapping_iter(haystack) {
+                candidate[owner[m.pattern().as_usize()]] = true;
+            }
+        }
+        if let Some((set, members)) = &self.untriggered {
+            for i in set.matches(haystack).iter() {
+                candidate[members[i]] = true;
+            }
+        }
+        for (i, (rule, re)) in self.each.iter().enumerate() {
+            if !candidate[i] || !enabled(*rule) {
                 continue;
             }
             for m in re.find_iter(haystack).filter(|m| !m.is_empty()) {
                 found(*rule, m.start(), m.end());
             }
         }
+    }
+}
+
+/// Trigger literals: for a pattern, a set of literals one of which every match contains.
+mod triggers {
+    use regex_syntax::ParserBuilder;
+    use regex_syntax::hir::literal::{ExtractKind, Extractor, Seq};
+    use regex_syntax::hir::{Hir, HirKind};
+
+    use super::MIN_TRIGGER_LEN;
+
+    /// Most trigger literals for one pattern (`(?i)<script` alone has 128 case variants).
+    const MAX_PER_PATTERN: usize = 256;
+
+    /// The pattern's triggers, or `None` when it has none of at least
+    /// [`MIN_TRIGGER_LEN`] bytes (or does not parse; the caller's compile reports that).
+    pub(super) fn of(pattern: &str, case_insensitive: bool) -> Option<Vec<Vec<u8>>> {
+        let hir = ParserBuilder::new()
+            .case_insensitive(case_insensitive)
+            .multi_line(true)
+            .build()
+            .parse(pattern)
+            .ok()?;
+        let seq = required(&hir)?;
+        let literals = seq.literals()?;
+        Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+    }
+
+    /// The shortest literal of a finite, non-empty sequence; 0 otherwise.
+    fn shortest(seq: &Seq) -> usize {
+        match seq.literals() {
+            Some(ls) if !ls.is_empty() => ls.iter().map(|l| l.len()).min().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// Finite, not too many literals, none shorter than [`MIN_TRIGGER_LEN`].
+    fn usable(seq: &Seq) -> bool {
+        shortest(seq) >= MIN_TRIGGER_LEN && seq.len().is_some_and(|n| n <= MAX_PER_PATTERN)
+    }
+
+    /// Of two trigger sets, the one with the longer shortest literal (then the smaller one).
+    fn better(a: Option<Seq>, b: Option<Seq>) -> Option<Seq> {
+        match (a, b) {
+            (None, x) | (x, None) => x,
+            (Some(a), Some(b)) => {
+                let (la, lb) = (shortest(&a), shortest(&b));
+                if la > lb || (la == lb && a.len() <= b.len()) {
+                    Some(a)
+                } else {
+                    Some(b)
+                }
+            }
+        }
+    }
+
+    /// Literals every match of `hir` contains: the prefixes of the expression itself, or of
+    /// any one part of a concatenation (a match contains a match of each part), or the union
+    /// over the branches of an alternation (a match contains a match of some branch).
+    fn required(hir: &Hir) -> Option<Seq> {
+        let mut extractor = Extractor::new();
+        extractor.kind(ExtractKind::Prefix);
+        // Not `optimize_for_prefix_by_preference`: it shortens literals to common prefixes
+        // ("ghs_", "ghu_" to "gh"), good for one regex's prefilter, useless as a trigger.
+        let mut own = extractor.extract(hir);
+        own.dedup();
+        let own = usable(&own).then_some(own);
+        let inner = match hir.kind() {
+            HirKind::Capture(capture) => required(&capture.sub),
+            HirKind::Concat(parts) => parts.iter().map(required).fold(None, better),
+            HirKind::Alternation(branches) => {
+                let mut union = Seq::empty();
+                for branch in branches {
+                    union.union(&mut required(branch)?);
+                }
+                union.dedup();
+                usable(&union).then_some(union)
+            }
+            _ => None,
+        };
+        better(own, inner)
     }
 }
 
@@ -384,6 +520,68 @@ mod tests {
     fn word_boundaries_become_ascii() {
         assert_eq!(ascii_word_boundaries(r"\bdan\b"), r"(?-u:\b)dan(?-u:\b)");
         assert_eq!(ascii_word_boundaries(r"a\\b\s"), r"a\\b\s");
+    }
+
+    /// Every match of every pattern, found by running each regex on its own.
+    fn brute_force(group: &RegexGroup, text: &str) -> Vec<(usize, usize, usize)> {
+        let mut all = Vec::new();
+        for (rule, re) in &group.each {
+            for m in re.find_iter(text).filter(|m| !m.is_empty()) {
+                all.push((*rule, m.start(), m.end()));
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn triggers_never_skip_a_pattern_that_matches() {
+        let packs = [
+            super::super::BUILTIN_INPUT_RULES,
+            super::super::BUILTIN_OUTPUT_RULES,
+            super::super::BUILTIN_SECRET_RULES,
+        ];
+        for source in packs {
+            let pack = RulePack::from_toml(source).unwrap();
+            let mut texts: Vec<String> = Vec::new();
+            for spec in pack.specs() {
+                texts.extend(spec.positive.iter().cloned());
+                texts.extend(spec.negative.iter().cloned());
+            }
+            // Examples side by side, so that triggers of one meet patterns of another.
+            texts.push(texts.join("\n"));
+            for text in &texts {
+                let folded = View::normalized(text).text().to_owned();
+                for (group, haystack) in [(&pack.normalized, &folded), (&pack.raw, text)] {
+                    let Some(group) = group else { continue };
+                    let mut found = Vec::new();
+                    group.scan(haystack, &|_| true, &mut |r, s, e| found.push((r, s, e)));
+                    assert_eq!(found, brute_force(group, haystack), "on {haystack:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn triggers_are_literals_every_match_contains() {
+        let of = |p: &str| {
+            triggers::of(&ascii_word_boundaries(p), false).map(|mut literals| {
+                literals.sort();
+                literals
+            })
+        };
+        // A prefix.
+        assert_eq!(
+            of(r"\b(?:ignore|forget)\s+all\b"),
+            Some(vec![b"forget".to_vec(), b"ignore".to_vec()])
+        );
+        // No usable prefix: the literals of the one part every match needs.
+        assert_eq!(
+            of(r"(?:^|[.!?]\s*)vergiss\s+alles"),
+            Some(vec![b"vergiss".to_vec()])
+        );
+        // Nothing of three bytes or more that every match contains.
+        assert_eq!(of(r"\b[a-z]{2}\s+(?:is|as)\b"), None);
+        assert!(of(r"(").is_none());
     }
 
     #[test]
