@@ -116,6 +116,107 @@ pub(crate) fn read_rows(
     Ok(rows)
 }
 
+/// The source name of the crate documentation rows.
+pub(crate) const CRATE_DOCS: &str = "crates.io READMEs (Cargo.lock)";
+/// The category that marks a row as a whole document rather than a prompt.
+pub(crate) const DOCUMENT: &str = "document";
+
+/// Cargo's home folder: `$CARGO_HOME`, else `$HOME/.cargo`.
+pub(crate) fn cargo_home() -> anyhow::Result<std::path::PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .context("neither CARGO_HOME nor HOME is set")
+}
+
+/// Benign documents: the README of every crates.io package that `lock` pins and that Cargo has
+/// unpacked under `cargo_home/registry/src` (`cargo fetch` unpacks them all). Each row carries
+/// its crate's licence (the `license` field of its `Cargo.toml`), the category [`DOCUMENT`],
+/// and a split from its crate name (one in five to `dev`). Returns the rows and the number of
+/// pinned packages not found.
+pub(crate) fn crate_docs(lock: &Path, cargo_home: &Path) -> anyhow::Result<(Vec<Row>, usize)> {
+    let text =
+        std::fs::read_to_string(lock).with_context(|| format!("cannot read {}", lock.display()))?;
+    let lock: toml::Value =
+        toml::from_str(&text).with_context(|| format!("{} is not TOML", lock.display()))?;
+    let registries: Vec<std::path::PathBuf> =
+        match std::fs::read_dir(cargo_home.join("registry/src")) {
+            Ok(dir) => {
+                let mut all: Vec<_> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                all.sort();
+                all
+            }
+            Err(_) => Vec::new(),
+        };
+    let mut rows = Vec::new();
+    let mut missing = 0;
+    let packages = lock.get("package").and_then(toml::Value::as_array);
+    for package in packages.into_iter().flatten() {
+        let field = |k: &str| package.get(k).and_then(toml::Value::as_str);
+        let (Some(name), Some(version), Some(source)) =
+            (field("name"), field("version"), field("source"))
+        else {
+            continue;
+        };
+        if !source.starts_with("registry+") {
+            continue;
+        }
+        let Some(dir) = registries
+            .iter()
+            .map(|r| r.join(format!("{name}-{version}")))
+            .find(|d| d.is_dir())
+        else {
+            missing += 1;
+            continue;
+        };
+        let Some((text, license)) = readme_of(&dir) else {
+            continue;
+        };
+        rows.push(Row {
+            text,
+            label: Label::Benign,
+            group: CRATE_DOCS.to_owned(),
+            category: DOCUMENT.to_owned(),
+            license,
+            split: if fnv1a(name.as_bytes()).is_multiple_of(5) {
+                "dev"
+            } else {
+                "train"
+            }
+            .to_owned(),
+        });
+    }
+    Ok((rows, missing))
+}
+
+/// A crate's README text and licence, from its unpacked folder.
+fn readme_of(dir: &Path) -> Option<(String, String)> {
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(dir.join("Cargo.toml")).ok()?).ok()?;
+    let package = manifest.get("package")?;
+    let license = package.get("license")?.as_str()?.to_owned();
+    let readme = match package.get("readme") {
+        Some(toml::Value::String(path)) => dir.join(path),
+        Some(toml::Value::Boolean(false)) => return None,
+        _ => dir.join("README.md"),
+    };
+    if readme
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+    {
+        return None;
+    }
+    let text = std::fs::read_to_string(readme).ok()?;
+    (!text.trim().is_empty()).then_some((text, license))
+}
+
+/// FNV-1a, for a split that does not change with the order of the lock file.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Whether a row's licence lets it train a model the project ships: MIT, Apache-2.0, CC0-1.0,
 /// CC-BY-4.0, ODC-BY-1.0 or BSD — and nothing share-alike, non-commercial, GPL, unspecified, or
 /// with underlying data under other licences.
@@ -147,6 +248,75 @@ pub(crate) fn permissive(license: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crate_docs_reads_pinned_readmes_with_their_licences() {
+        let home = tempfile::tempdir().unwrap();
+        let registry = home.path().join("registry/src/index.crates.io-0");
+        let unpack = |dir: &str, manifest: &str, readme: Option<(&str, &str)>| {
+            let d = registry.join(dir);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("Cargo.toml"), manifest).unwrap();
+            if let Some((name, text)) = readme {
+                std::fs::write(d.join(name), text).unwrap();
+            }
+        };
+        unpack(
+            "alpha-1.0.0",
+            "[package]\nname = \"alpha\"\nlicense = \"MIT OR Apache-2.0\"\n",
+            Some(("README.md", "# alpha\n\nParses things.")),
+        );
+        unpack(
+            "beta-0.2.0",
+            "[package]\nname = \"beta\"\nlicense = \"MPL-2.0\"\nreadme = \"docs/INTRO.md\"\n",
+            None,
+        );
+        std::fs::create_dir_all(registry.join("beta-0.2.0/docs")).unwrap();
+        std::fs::write(registry.join("beta-0.2.0/docs/INTRO.md"), "Beta intro.").unwrap();
+        unpack(
+            "gamma-3.0.0",
+            "[package]\nname = \"gamma\"\nlicense = \"MIT\"\nreadme = false\n",
+            Some(("README.md", "not to be read")),
+        );
+        // An older version of alpha, not pinned: ignored.
+        unpack(
+            "alpha-0.9.0",
+            "[package]\nname = \"alpha\"\nlicense = \"MIT\"\n",
+            Some(("README.md", "old alpha")),
+        );
+        let crates_io = "registry+https://github.com/rust-lang/crates.io-index";
+        let lock = home.path().join("Cargo.lock");
+        std::fs::write(
+            &lock,
+            format!(
+                "version = 4\n\n[[package]]\nname = \"alpha\"\nversion = \"1.0.0\"\nsource = \"{crates_io}\"\n\n\
+                 [[package]]\nname = \"beta\"\nversion = \"0.2.0\"\nsource = \"{crates_io}\"\n\n\
+                 [[package]]\nname = \"gamma\"\nversion = \"3.0.0\"\nsource = \"{crates_io}\"\n\n\
+                 [[package]]\nname = \"delta\"\nversion = \"1.0.0\"\nsource = \"{crates_io}\"\n\n\
+                 [[package]]\nname = \"local\"\nversion = \"0.1.0\"\n"
+            ),
+        )
+        .unwrap();
+        let (rows, missing) = crate_docs(&lock, home.path()).unwrap();
+        assert_eq!(missing, 1, "delta is pinned but not unpacked");
+        let got: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.text.as_str(), r.license.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("# alpha\n\nParses things.", "MIT OR Apache-2.0"),
+                ("Beta intro.", "MPL-2.0")
+            ]
+        );
+        assert!(rows.iter().all(|r| r.label == Label::Benign
+            && r.category == DOCUMENT
+            && r.group == CRATE_DOCS
+            && (r.split == "train" || r.split == "dev")));
+        assert!(permissive(&rows[0].license) && !permissive(&rows[1].license));
+        assert!(crate_docs(&home.path().join("nope.lock"), home.path()).is_err());
+    }
 
     #[test]
     fn licences() {

@@ -12,16 +12,16 @@ use llm_security::classifier::{self, CLASSES};
 use llm_security::{Classifier, SecurityConfig, SecurityEngine};
 use rayon::prelude::*;
 
-use crate::data::{Row, permissive, read_rows};
+use crate::data::{DOCUMENT, Row, cargo_home, crate_docs, permissive, read_rows};
 use crate::metrics::{Scored, metrics, threshold_for_fpr};
 
 /// Hash bits of the shipped model (2^16 buckets x 3 classes, 192 KiB quantized).
 const BITS: u32 = 16;
 /// The benign prior the shipped model assumes, as a log-odds shift against each attack class
-/// (2.5 is about 0.86 benign against 0.07 per attack class). Chosen so that the balanced
+/// (2.2 is about 0.82 benign against 0.09 per attack class). Chosen so that the balanced
 /// threshold (0.5) flags 1 % of benign prompts held out by source (`docs/detection-eval.md`):
 /// one number tuned on the evaluation data.
-const PRIOR_SHIFT: f32 = 2.5;
+const PRIOR_SHIFT: f32 = 2.2;
 /// Tokens per window and stride for long texts.
 const WINDOW: u32 = 32;
 const STRIDE: u32 = 16;
@@ -55,6 +55,12 @@ pub(crate) struct TrainArgs {
     /// are averaged into the one shipped.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=64))]
     orders: u64,
+    /// Also train on benign documents: the README of every crates.io package this lock file
+    /// pins (run `cargo fetch` first, so that Cargo has unpacked them). Rows whose crate licence
+    /// is permissive train, in chunks of a few paragraphs, as the classifier sees long texts in
+    /// windows; the shipped model is trained with `--cargo-docs Cargo.lock`.
+    #[arg(long, value_name = "Cargo.lock")]
+    cargo_docs: Option<PathBuf>,
     /// Instead of writing a model, measure with each training source held out in turn (plus
     /// the sources that may not train at all) and write a Markdown report here.
     #[arg(long, value_name = "REPORT.md")]
@@ -100,15 +106,16 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     for f in FILES {
         rows.extend(read_rows(&args.data.join(f), "text", "label")?);
     }
-    let trainable: Vec<&Row> = rows
-        .iter()
-        .filter(|r| permissive(&r.license) && r.split == "train")
-        .collect();
-    eprintln!(
-        "{} rows, {} may train (permissive licence, train split)",
-        rows.len(),
-        trainable.len()
-    );
+    let mut docs = Vec::new();
+    if let Some(lock) = &args.cargo_docs {
+        let missing;
+        (docs, missing) = crate_docs(lock, &cargo_home()?)?;
+        eprintln!(
+            "{} crate READMEs from {} ({missing} pinned packages not unpacked; `cargo fetch` unpacks them)",
+            docs.len(),
+            lock.display()
+        );
+    }
     #[cfg(feature = "semantic")]
     if args.semantic {
         let model_dir = args.model_dir.as_deref().context(
@@ -122,10 +129,22 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 head_out: &args.head_out,
                 cache: &args.embedding_cache,
                 latency: args.latency,
+                docs: &docs,
             },
         )?;
         return Ok(ExitCode::SUCCESS);
     }
+    rows.extend(docs);
+    let trainable: Vec<&Row> = rows
+        .iter()
+        .filter(|r| permissive(&r.license) && r.split == "train")
+        .collect();
+    eprintln!(
+        "{} rows, {} may train (permissive licence, train split)",
+        rows.len(),
+        trainable.len()
+    );
+
     match &args.loso {
         None => {
             let bytes = train(&trainable, args);
@@ -163,8 +182,22 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
     let dim = 1usize << BITS;
     // A row's weight shrinks with the size of its source's share of its class
     // (`size^-source_balance`): one big source must not define what an attack looks like.
+    // Documents train in chunks of a few paragraphs: the classifier reads long texts in
+    // windows, so a window of a README is what it must learn to call benign. A chunk counts as
+    // one row of its source.
+    let texts: Vec<(&Row, &str)> = rows
+        .iter()
+        .flat_map(|r| {
+            let parts = if r.category == DOCUMENT {
+                chunks(&r.text)
+            } else {
+                vec![r.text.as_str()]
+            };
+            parts.into_iter().map(move |t| (*r, t))
+        })
+        .collect();
     let mut sizes: BTreeMap<(&str, usize), usize> = BTreeMap::new();
-    for r in rows {
+    for (r, _) in &texts {
         *sizes
             .entry((r.group.as_str(), r.label.index()))
             .or_default() += 1;
@@ -173,13 +206,13 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
         let n = sizes[&(r.group.as_str(), r.label.index())] as f32;
         (100.0 / n).powf(args.source_balance)
     };
-    let data: Vec<Example> = rows
+    let data: Vec<Example> = texts
         .par_iter()
-        .filter_map(|r| {
-            let tokens = classifier::tokens_of(&r.text);
+        .filter_map(|(r, text)| {
+            let tokens = classifier::tokens_of(text);
             // Texts of one or two tokens ("hello", "password?") are game moves whose label says
             // more about the game than about the text; they teach the model noise.
-            (tokens.len() >= 3 && mostly_latin(&r.text)).then(|| {
+            (tokens.len() >= 3 && mostly_latin(text)).then(|| {
                 let (features, norm) = Classifier::features(BITS, &tokens);
                 (features, norm, r.label.index(), group_weight(r))
             })
@@ -213,6 +246,38 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
     // a text with little evidence scores low.
     b[classifier::BENIGN] += PRIOR_SHIFT;
     Classifier::to_bytes(BITS, WINDOW, STRIDE, b, &w)
+}
+
+/// Most chunks one document trains on, so that a long README does not outweigh short ones.
+const MAX_CHUNKS: usize = 24;
+/// A chunk grows paragraph by paragraph until it has this many bytes.
+const CHUNK_BYTES: usize = 400;
+
+/// A document cut at blank lines into chunks of at least [`CHUNK_BYTES`] (the last may be
+/// shorter), at most [`MAX_CHUNKS`] of them.
+fn chunks(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut search = 0;
+    while out.len() < MAX_CHUNKS {
+        match text[search..].find("\n\n") {
+            Some(at) => {
+                let end = search + at;
+                search = end + 2;
+                if end - start >= CHUNK_BYTES {
+                    out.push(text[start..end].trim());
+                    start = search;
+                }
+            }
+            None => {
+                if !text[start..].trim().is_empty() {
+                    out.push(text[start..].trim());
+                }
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// Multinomial logistic regression fitted by AdaGrad over `args.epochs` passes of `data`, in
@@ -363,7 +428,16 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
         write_scores(path, rows, &scores)?;
     }
     let mut by_group: BTreeMap<&str, Vec<Scored>> = BTreeMap::new();
+    // The target is defined on the prompt corpora: documents get their own section.
+    let mut documents: Vec<Scored> = Vec::new();
     for (r, score) in rows.iter().zip(&scores) {
+        if r.category == DOCUMENT {
+            documents.push(Scored {
+                score: *score,
+                attack: false,
+            });
+            continue;
+        }
         by_group.entry(r.group.as_str()).or_default().push(Scored {
             score: *score,
             attack: r.label.is_attack(),
@@ -377,11 +451,12 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
         .iter()
         .flat_map(|(_, _, s)| s.iter().cloned())
         .collect();
-    let dev: Vec<&Row> = rows
+    let (docs_dev, dev): (Vec<&Row>, Vec<&Row>) = rows
         .iter()
         .filter(|r| permissive(&r.license) && r.split == "dev")
-        .collect();
+        .partition(|r| r.category == DOCUMENT);
     let dev_scores = score_all(&full, &dev);
+    let docs_dev_scores = score_all(&full, &docs_dev);
     let threshold = SecurityConfig::new().effective_threshold();
     let at_1pct = threshold_for_fpr(&pooled, 0.01).unwrap_or(1.0);
 
@@ -389,7 +464,7 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
     writeln!(out, "# Detection evaluation (generated)\n")?;
     writeln!(
         out,
-        "Generated by `cargo run --release -p llm-security-cli -- train --loso docs/detection-eval.md`."
+        "Generated by `cargo run --release -p llm-security-cli -- train --cargo-docs Cargo.lock --loso docs/detection-eval.md`."
     )?;
     writeln!(
         out,
@@ -473,5 +548,60 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
         pct(m.balanced_accuracy),
         m.auc.unwrap_or(f64::NAN)
     )?;
+    if !documents.is_empty() {
+        let held_out = metrics(&documents, threshold);
+        let split = metrics(&docs_dev_scores, threshold);
+        writeln!(
+            out,
+            "\n## Documents (benign crate READMEs, `--cargo-docs`)\n"
+        )?;
+        writeln!(
+            out,
+            "Not in the pooled figures above, which are the prompt corpora's. Scored whole, as \
+             `analyze` sees a document (windows of {WINDOW} tokens, stride {STRIDE}), at the \
+             balanced threshold.\n"
+        )?;
+        writeln!(out, "| model | READMEs | flagged % |")?;
+        writeln!(out, "|---|---:|---:|")?;
+        writeln!(
+            out,
+            "| trained without any README (source held out) | {} | {} |",
+            held_out.benign,
+            pct(held_out.fpr)
+        )?;
+        writeln!(
+            out,
+            "| trained on the other crates' READMEs (dev split by crate name) | {} | {} |",
+            split.benign,
+            pct(split.fpr)
+        )?;
+    }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_cut_into_bounded_chunks_at_blank_lines() {
+        let para = "word ".repeat(50); // 250 bytes
+        let doc = vec![para.as_str(); 100].join("\n\n");
+        let parts = chunks(&doc);
+        assert_eq!(parts.len(), MAX_CHUNKS);
+        // Two paragraphs make a chunk of at least CHUNK_BYTES, cut at a blank line.
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.len() >= CHUNK_BYTES && p.len() < 2 * CHUNK_BYTES)
+        );
+        assert!(
+            parts
+                .iter()
+                .all(|p| !p.starts_with('\n') && !p.ends_with('\n'))
+        );
+        // A short document is one chunk; an empty one none.
+        assert_eq!(chunks("# Title\n\nOne line."), ["# Title\n\nOne line."]);
+        assert!(chunks("  \n\n ").is_empty());
+    }
 }

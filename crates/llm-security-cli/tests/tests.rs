@@ -480,6 +480,54 @@ fn train_writes_a_model_that_analyze_can_load() {
         let s = v["score"].as_f64().unwrap();
         (0.0..=1.0).contains(&s) && v["source"] == "test" && v["text"].is_string()
     }));
+    // Documents from a lock file's unpacked crates train too, and get their own section.
+    let crate_dir = dir.path().join("home/registry/src/index/readme-demo-1.0.0");
+    std::fs::create_dir_all(&crate_dir).unwrap();
+    std::fs::write(
+        crate_dir.join("Cargo.toml"),
+        "[package]\nname = \"readme-demo\"\nlicense = \"MIT\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        crate_dir.join("README.md"),
+        "# readme-demo\n\n[![Build](https://ci/badge.svg)](https://ci)\n\nParses soup recipes.",
+    )
+    .unwrap();
+    let lock = dir.path().join("Cargo.lock");
+    std::fs::write(
+        &lock,
+        "[[package]]\nname = \"readme-demo\"\nversion = \"1.0.0\"\n\
+         source = \"registry+https://github.com/rust-lang/crates.io-index\"\n",
+    )
+    .unwrap();
+    let o = bin()
+        .env("CARGO_HOME", dir.path().join("home"))
+        .args([
+            "train",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--cargo-docs",
+            lock.to_str().unwrap(),
+            "--loso",
+            report.to_str().unwrap(),
+            "--epochs",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 crate READMEs from"));
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        text.contains("## Documents (benign crate READMEs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| trained without any README (source held out) | 1 |"),
+        "{text}"
+    );
+    // The prompt corpora's pooled figures do not count the document.
+    assert!(text.contains("| test | yes (held out here) | 40 | 50 |"));
     std::fs::write(&model, b"not a model").unwrap();
     assert_eq!(
         code(&run(
