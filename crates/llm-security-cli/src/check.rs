@@ -32,12 +32,19 @@ pub(crate) struct CheckArgs {
     /// Session id recorded in the event.
     #[arg(long)]
     session_id: Option<String>,
+    /// With `analyze`: the text is retrieved content (a document, web page, e-mail or tool
+    /// result put into the model's context), so the document rules run too.
+    #[arg(long)]
+    document: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
 
 /// Runs the check; exit 0 when secure, 1 when a threat reached the threshold.
 pub(crate) fn run(args: &CheckArgs, direction: Direction) -> anyhow::Result<ExitCode> {
+    if args.document && direction == Direction::Output {
+        bail!("--document applies to `analyze` (model input), not to `validate`");
+    }
     let engine = args.engine.engine()?;
     let text = match &args.text {
         Some(t) => t.clone(),
@@ -45,6 +52,7 @@ pub(crate) fn run(args: &CheckArgs, direction: Direction) -> anyhow::Result<Exit
     };
     let analysis = match &args.events {
         None => match direction {
+            Direction::Input if args.document => engine.analyze_document(&text)?,
             Direction::Input => engine.analyze(&text)?,
             Direction::Output => engine.validate(&text)?,
         },
@@ -94,6 +102,9 @@ fn record(
         context.user_id.clone_from(&args.user_id);
         context.session_id.clone_from(&args.session_id);
         let analysis = match direction {
+            Direction::Input if args.document => {
+                engine.analyze_document_input_with(text, &context).await?
+            }
             Direction::Input => engine.analyze_input_with(text, &context).await?,
             Direction::Output => engine.validate_output_with(text, &context).await?,
         };

@@ -46,6 +46,9 @@ pub(crate) struct ScanArgs {
 pub(crate) enum Mode {
     /// Text going into a model: `analyze`.
     Input,
+    /// Retrieved content going into a model (documents, web pages, e-mails, tool results):
+    /// `analyze_document`, the input checks plus the document rules.
+    Document,
     /// Text a model produced: `validate`.
     Output,
 }
@@ -201,6 +204,7 @@ pub(crate) fn annotate(
     };
     let analysis = match mode {
         Mode::Input => engine.analyze(text),
+        Mode::Document => engine.analyze_document(text),
         Mode::Output => engine.validate(text),
     }
     .map_err(|e| e.to_string())?;

@@ -368,14 +368,24 @@ pub(crate) fn pct(x: Option<f64>) -> String {
     x.map_or("–".to_owned(), |v| format!("{:.1}", v * 100.0))
 }
 
+/// Whether a row is retrieved content that an application would analyze with
+/// `analyze_document`: the crate READMEs, and BIPIA's e-mails, tables and code answers (clean,
+/// or with a planted instruction).
+fn retrieved(r: &Row) -> bool {
+    r.category == DOCUMENT
+        || (r.group.contains("BIPIA")
+            && (r.category.starts_with("bipia_context/")
+                || r.category.starts_with("bipia_indirect/")))
+}
+
 /// The fast tier's score of every row (in `rows` order) from a model that never saw the row's
 /// source: each training source is scored by a model trained without it, every other source by
-/// the full model.
+/// the full model. For [`retrieved`] rows, also the score as a document (`analyze_document`).
 pub(crate) fn held_out_scores(
     rows: &[Row],
     trainable: &[&Row],
     args: &TrainArgs,
-) -> anyhow::Result<(Vec<f32>, SecurityEngine)> {
+) -> anyhow::Result<(Vec<f32>, Vec<Option<f32>>, SecurityEngine)> {
     let train_groups: BTreeSet<&str> = trainable.iter().map(|r| r.group.as_str()).collect();
     let per_group: Vec<(&str, SecurityEngine)> = train_groups
         .par_iter()
@@ -390,14 +400,16 @@ pub(crate) fn held_out_scores(
         .collect::<anyhow::Result<_>>()?;
     let per_group: BTreeMap<&str, SecurityEngine> = per_group.into_iter().collect();
     let full = engine_with(&train(trainable, args))?;
-    let scores = rows
+    let (scores, as_documents) = rows
         .par_iter()
         .map(|r| {
             let engine = per_group.get(r.group.as_str()).unwrap_or(&full);
-            engine.analyze(&r.text).map_or(1.0, |a| a.score())
+            let document =
+                retrieved(r).then(|| engine.analyze_document(&r.text).map_or(1.0, |a| a.score()));
+            (engine.analyze(&r.text).map_or(1.0, |a| a.score()), document)
         })
-        .collect();
-    Ok((scores, full))
+        .unzip();
+    Ok((scores, as_documents, full))
 }
 
 /// Writes one JSON line per row with its held-out score.
@@ -423,7 +435,7 @@ fn write_scores(path: &std::path::Path, rows: &[Row], scores: &[f32]) -> anyhow:
 
 fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<String> {
     let train_groups: BTreeSet<&str> = trainable.iter().map(|r| r.group.as_str()).collect();
-    let (scores, full) = held_out_scores(rows, trainable, args)?;
+    let (scores, as_documents, full) = held_out_scores(rows, trainable, args)?;
     if let Some(path) = &args.scores_out {
         write_scores(path, rows, &scores)?;
     }
@@ -548,6 +560,55 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
         pct(m.balanced_accuracy),
         m.auc.unwrap_or(f64::NAN)
     )?;
+    writeln!(
+        out,
+        "\n## Retrieved content: `analyze` and `analyze_document`\n"
+    )?;
+    writeln!(
+        out,
+        "Rows that an application would pass as retrieved content, held out as above, analyzed as \
+         a prompt and as a document (the input checks plus the document rules), at the balanced \
+         threshold. The document rules were written after reading BIPIA's planted instructions: \
+         their recall there is not evidence that they generalize; the benign columns are the \
+         precision check.\n"
+    )?;
+    writeln!(
+        out,
+        "| rows | attacks | benign | `analyze` TPR % | `analyze_document` TPR % | `analyze` FPR % | `analyze_document` FPR % |"
+    )?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
+    let mut kinds: BTreeMap<String, (Vec<Scored>, Vec<Scored>)> = BTreeMap::new();
+    for ((r, score), document) in rows.iter().zip(&scores).zip(&as_documents) {
+        let Some(document) = document else { continue };
+        let kind = if r.category == DOCUMENT {
+            "crate READMEs".to_owned()
+        } else {
+            format!("BIPIA {}", r.category.split('/').nth(1).unwrap_or_default())
+        };
+        let entry = kinds.entry(kind).or_default();
+        let attack = r.label.is_attack();
+        entry.0.push(Scored {
+            score: *score,
+            attack,
+        });
+        entry.1.push(Scored {
+            score: *document,
+            attack,
+        });
+    }
+    for (kind, (plain, document)) in &kinds {
+        let (p, d) = (metrics(plain, threshold), metrics(document, threshold));
+        writeln!(
+            out,
+            "| {kind} | {} | {} | {} | {} | {} | {} |",
+            p.attacks,
+            p.benign,
+            pct(p.tpr),
+            pct(d.tpr),
+            pct(p.fpr),
+            pct(d.fpr)
+        )?;
+    }
     if !documents.is_empty() {
         let held_out = metrics(&documents, threshold);
         let split = metrics(&docs_dev_scores, threshold);

@@ -72,6 +72,14 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    let mut group = c.benchmark_group("analyze_document");
+    for (name, text) in [("1kb", &kb), ("64kb_markdown", &markdown)] {
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| engine.analyze_document(black_box(text)).unwrap())
+        });
+    }
+    group.finish();
     let answer = "To connect, set DATABASE_URL in your environment and run `cargo run`. The service \
         listens on port 8080; see https://docs.rs/sqlx for the pool options. Contact ops@acme-corp.io \
         if the migration fails. Example:\n```rust\nlet pool = PgPool::connect(&url).await?;\n```\n";

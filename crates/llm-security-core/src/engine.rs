@@ -146,7 +146,17 @@ impl SecurityEngine {
     /// Analyzes text going into a model, without emitting an event. For callers without an
     /// async runtime.
     pub fn analyze(&self, input: &str) -> Result<Analysis, Error> {
-        self.run(input, Direction::Input, &OutputContext::default())
+        self.run(input, Direction::Input, &OutputContext::default(), false)
+    }
+
+    /// Analyzes retrieved content going into a model (a document, web page, e-mail or tool
+    /// result that the application adds to the context, rather than what its user typed),
+    /// without emitting an event. Everything [`analyze`](Self::analyze) checks, plus the
+    /// document rules ([`BUILTIN_DOCUMENT_RULES`](crate::BUILTIN_DOCUMENT_RULES)):
+    /// instructions about the model's own answer, which a user may give but a document should
+    /// not.
+    pub fn analyze_document(&self, document: &str) -> Result<Analysis, Error> {
+        self.run(document, Direction::Input, &OutputContext::default(), true)
     }
 
     /// Validates text a model produced, without emitting an event.
@@ -161,7 +171,7 @@ impl SecurityEngine {
         context: &OutputContext,
     ) -> Result<ValidationResult, Error> {
         Ok(self
-            .run(output, Direction::Output, context)?
+            .run(output, Direction::Output, context, false)?
             .with_redacted_text(output))
     }
 
@@ -195,7 +205,25 @@ impl SecurityEngine {
         input: &str,
         context: &AnalysisContext,
     ) -> Result<Analysis, Error> {
-        let analysis = self.analyze_off_runtime(input).await?;
+        self.analyze_recorded(input, context, false).await
+    }
+
+    /// Like [`analyze_document`](Self::analyze_document), and hands the event to the sinks.
+    pub async fn analyze_document_input_with(
+        &self,
+        document: &str,
+        context: &AnalysisContext,
+    ) -> Result<Analysis, Error> {
+        self.analyze_recorded(document, context, true).await
+    }
+
+    async fn analyze_recorded(
+        &self,
+        input: &str,
+        context: &AnalysisContext,
+        document: bool,
+    ) -> Result<Analysis, Error> {
+        let analysis = self.analyze_off_runtime(input, document).await?;
         self.record(&analysis, input, context);
         Ok(analysis)
     }
@@ -283,7 +311,14 @@ impl SecurityEngine {
 
     /// Analyzes `input`; with the semantic tier, on tokio's blocking pool, so that a model
     /// inference of milliseconds does not stall the runtime's worker threads.
-    async fn analyze_off_runtime(&self, input: &str) -> Result<Analysis, Error> {
+    async fn analyze_off_runtime(&self, input: &str, document: bool) -> Result<Analysis, Error> {
+        let analyze = move |engine: &Self, text: &str| {
+            if document {
+                engine.analyze_document(text)
+            } else {
+                engine.analyze(text)
+            }
+        };
         #[cfg(feature = "semantic")]
         if self.inner.semantic.is_some()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
@@ -291,7 +326,7 @@ impl SecurityEngine {
             let engine = self.clone();
             let text = input.to_owned();
             return runtime
-                .spawn_blocking(move || engine.analyze(&text))
+                .spawn_blocking(move || analyze(&engine, &text))
                 .await
                 .map_err(|e| {
                     Error::new(ErrorKind::Pipeline(format!(
@@ -299,7 +334,7 @@ impl SecurityEngine {
                     )))
                 })?;
         }
-        self.analyze(input)
+        analyze(self, input)
     }
 
     fn run(
@@ -307,6 +342,7 @@ impl SecurityEngine {
         text: &str,
         direction: Direction,
         output: &OutputContext,
+        document: bool,
     ) -> Result<Analysis, Error> {
         let config = &self.inner.config;
         if text.len() > config.max_input_bytes {
@@ -321,6 +357,7 @@ impl SecurityEngine {
             output,
             canary: &self.inner.canary,
             classifier: self.inner.classifier.as_deref(),
+            document,
         };
         #[cfg_attr(not(feature = "semantic"), allow(unused_mut))]
         let (mut threats, mut score) = self.inner.detectors.run(text, direction, config, &extra);

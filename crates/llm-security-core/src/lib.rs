@@ -62,8 +62,8 @@ pub use detect::classifier;
 #[cfg(feature = "semantic")]
 pub use detect::semantic::Cascade;
 pub use detect::{
-    BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, BUILTIN_SECRET_RULES, Classifier, RulePack,
-    RuleSpec, RuleView,
+    BUILTIN_DOCUMENT_RULES, BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, BUILTIN_SECRET_RULES,
+    Classifier, RulePack, RuleSpec, RuleView,
 };
 pub use engine::SecurityEngine;
 pub use error::{Error, ErrorKind};

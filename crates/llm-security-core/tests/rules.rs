@@ -2,11 +2,19 @@
 //! texts must not be (by that rule). The examples live next to the rules, in the packs.
 
 use llm_security_core::{
-    BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, BUILTIN_SECRET_RULES, RulePack, SecurityConfig,
-    SecurityEngine,
+    BUILTIN_DOCUMENT_RULES, BUILTIN_INPUT_RULES, BUILTIN_OUTPUT_RULES, BUILTIN_SECRET_RULES,
+    RulePack, SecurityConfig, SecurityEngine,
 };
 
-fn check_pack(source: &str, validate: bool) {
+/// How a pack's examples are analyzed.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Input,
+    Document,
+    Output,
+}
+
+fn check_pack(source: &str, mode: Mode) {
     let pack = RulePack::from_toml(source).expect("built-in pack compiles");
     let engine = SecurityEngine::with_config(SecurityConfig::new());
     let mut failures = Vec::new();
@@ -28,10 +36,10 @@ fn check_pack(source: &str, validate: bool) {
             .map(|t| (t, true))
             .chain(spec.negative.iter().map(|t| (t, false)))
         {
-            let analysis = if validate {
-                engine.validate(text)
-            } else {
-                engine.analyze(text)
+            let analysis = match mode {
+                Mode::Input => engine.analyze(text),
+                Mode::Document => engine.analyze_document(text),
+                Mode::Output => engine.validate(text),
             }
             .unwrap();
             let fired = analysis.threats().iter().any(|t| t.rule == spec.id);
@@ -61,17 +69,35 @@ fn check_pack(source: &str, validate: bool) {
 
 #[test]
 fn input_rules_match_their_examples() {
-    check_pack(BUILTIN_INPUT_RULES, false);
+    check_pack(BUILTIN_INPUT_RULES, Mode::Input);
+}
+
+#[test]
+fn document_rules_match_their_examples_in_documents_only() {
+    check_pack(BUILTIN_DOCUMENT_RULES, Mode::Document);
+    // A user may say what they want in the answer; only retrieved content may not.
+    let engine = SecurityEngine::with_config(SecurityConfig::new());
+    let pack = RulePack::from_toml(BUILTIN_DOCUMENT_RULES).unwrap();
+    for spec in pack.specs() {
+        for text in &spec.positive {
+            let analysis = engine.analyze(text).unwrap();
+            assert!(
+                analysis.threats().iter().all(|t| t.rule != spec.id),
+                "{} fired on a prompt: {text:?}",
+                spec.id
+            );
+        }
+    }
 }
 
 #[test]
 fn output_rules_match_their_examples() {
-    check_pack(BUILTIN_OUTPUT_RULES, true);
+    check_pack(BUILTIN_OUTPUT_RULES, Mode::Output);
 }
 
 #[test]
 fn secret_rules_match_their_examples() {
-    check_pack(BUILTIN_SECRET_RULES, true);
+    check_pack(BUILTIN_SECRET_RULES, Mode::Output);
     let pack = RulePack::from_toml(BUILTIN_SECRET_RULES).unwrap();
     assert!(
         pack.specs().len() >= 40,
@@ -88,6 +114,7 @@ fn secret_rules_match_their_examples() {
 fn rule_ids_follow_kind_prefixes() {
     for source in [
         BUILTIN_INPUT_RULES,
+        BUILTIN_DOCUMENT_RULES,
         BUILTIN_OUTPUT_RULES,
         BUILTIN_SECRET_RULES,
     ] {

@@ -23,6 +23,10 @@ pub(crate) struct AnalyzeRequest {
     user_id: Option<String>,
     #[serde(default)]
     session_id: Option<String>,
+    /// The input is retrieved content (a document, web page, e-mail or tool result), not
+    /// what the user typed: the document rules run too.
+    #[serde(default)]
+    document: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,10 +86,15 @@ fn context(user_id: Option<String>, session_id: Option<String>) -> AnalysisConte
 }
 
 async fn run_analyze(state: &AppState, r: AnalyzeRequest) -> Result<SecurityResponse, ApiError> {
-    let analysis = state
-        .engine()
-        .analyze_input_with(&r.input, &context(r.user_id, r.session_id))
-        .await?;
+    let context = context(r.user_id, r.session_id);
+    let engine = state.engine();
+    let analysis = if r.document {
+        engine
+            .analyze_document_input_with(&r.input, &context)
+            .await?
+    } else {
+        engine.analyze_input_with(&r.input, &context).await?
+    };
     state.metrics().observe("analyze", &analysis);
     Ok(SecurityResponse::from(&analysis))
 }

@@ -72,17 +72,23 @@ pub(crate) struct Query;
 
 #[Object]
 impl Query {
-    /// Analyzes text going into a model.
+    /// Analyzes text going into a model. With `document: true` the input is retrieved content
+    /// (a document, web page, e-mail or tool result) and the document rules run too.
     async fn analyze_input(
         &self,
         ctx: &Context<'_>,
         input: String,
+        document: Option<bool>,
     ) -> async_graphql::Result<GqlAnalysis> {
         let engine = ctx.data::<SecurityEngine>()?;
-        let analysis = engine
-            .analyze_input(&input)
-            .await
-            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+        let analysis = if document.unwrap_or(false) {
+            engine
+                .analyze_document_input_with(&input, &Default::default())
+                .await
+        } else {
+            engine.analyze_input(&input).await
+        }
+        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
         ctx.data::<Metrics>()?.observe("graphql_analyze", &analysis);
         Ok(GqlAnalysis::from(&analysis))
     }

@@ -33,6 +33,10 @@ const MAX_SPANS_PER_THREAT: usize = 32;
 
 /// The built-in input rules (prompt injection, jailbreak), as TOML.
 pub const BUILTIN_INPUT_RULES: &str = include_str!("../../rules/input.toml");
+/// The built-in rules for retrieved content (documents, e-mails, web pages, tool results), as
+/// TOML. They run, with the input rules, in
+/// [`SecurityEngine::analyze_document`](crate::SecurityEngine::analyze_document).
+pub const BUILTIN_DOCUMENT_RULES: &str = include_str!("../../rules/document.toml");
 /// The built-in output rules (script and terminal injection), as TOML.
 pub const BUILTIN_OUTPUT_RULES: &str = include_str!("../../rules/output.toml");
 /// The built-in secret rules (one per provider format), as TOML.
@@ -42,20 +46,22 @@ pub const BUILTIN_SECRET_RULES: &str = include_str!("../../rules/secrets.toml");
 #[derive(Debug)]
 pub(crate) struct Detectors {
     input: RulePack,
+    document: RulePack,
     output: RulePack,
 }
 
 static BUILTIN: LazyLock<Result<Arc<Detectors>, ErrorKind>> = LazyLock::new(|| {
     let output = format!("{BUILTIN_SECRET_RULES}\n{BUILTIN_OUTPUT_RULES}");
-    Detectors::new(BUILTIN_INPUT_RULES, &output)
+    Detectors::new(BUILTIN_INPUT_RULES, BUILTIN_DOCUMENT_RULES, &output)
         .map(Arc::new)
         .map_err(|e| e.kind().clone())
 });
 
 impl Detectors {
-    pub(crate) fn new(input: &str, output: &str) -> Result<Self, Error> {
+    pub(crate) fn new(input: &str, document: &str, output: &str) -> Result<Self, Error> {
         Ok(Self {
             input: RulePack::from_toml(input)?,
+            document: RulePack::from_toml(document)?,
             output: RulePack::from_toml(output)?,
         })
     }
@@ -89,6 +95,15 @@ impl Detectors {
                     _ => true,
                 };
                 let mut found = collect(pack, &view, text, &enabled);
+                if extra.document {
+                    let document = &self.document;
+                    let enabled = |i: usize| match &document.specs()[i].kind {
+                        ThreatKind::PromptInjection => config.prompt_injection,
+                        ThreatKind::Jailbreak => config.jailbreak,
+                        _ => true,
+                    };
+                    found.extend(collect(document, &view, text, &enabled));
+                }
                 if let Some(model) = extra.classifier {
                     match model_threat(model, &view, config) {
                         (_, Some(threat)) => found.push(threat),
@@ -254,6 +269,8 @@ pub(crate) struct Extra<'a> {
     pub(crate) output: &'a crate::output::OutputContext,
     pub(crate) canary: &'a crate::output::CanaryKey,
     pub(crate) classifier: Option<&'a Classifier>,
+    /// The text is retrieved content, not a user's prompt: the document rules run too.
+    pub(crate) document: bool,
 }
 
 /// Attack probability from which the model's opinion is listed as a threat. Below it, it
