@@ -123,9 +123,22 @@ impl EventSink for MongoSink {
             })
     }
 
-    async fn shutdown(&self, _timeout: Duration) -> Result<(), SinkError> {
+    async fn shutdown(&self, timeout: Duration) -> Result<(), SinkError> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(SinkError::AlreadyShutdown);
+        }
+        // Stop the driver's background workers (monitors, connection pools) while the runtime
+        // still runs them. Left to be dropped with the runtime, a pool worker could go first and
+        // a pending connection request then panicked inside the driver
+        // (`connection_requester.rs`, seen at the end of the example). `immediate`: the sink holds
+        // no cursor or session to wait for.
+        if tokio::time::timeout(timeout, self.client.clone().shutdown().immediate(true))
+            .await
+            .is_err()
+        {
+            return Err(SinkError::transport(format!(
+                "the MongoDB client did not shut down within {timeout:?}"
+            )));
         }
         Ok(())
     }
