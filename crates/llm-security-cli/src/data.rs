@@ -129,12 +129,28 @@ pub(crate) fn cargo_home() -> anyhow::Result<std::path::PathBuf> {
         .context("neither CARGO_HOME nor HOME is set")
 }
 
+/// Largest README read by [`crate_docs`], in bytes: far below the engine's default input limit
+/// (1 MiB), so that every document read can be analyzed whole. The largest README pinned today
+/// is 43 KB.
+pub(crate) const MAX_README_BYTES: u64 = 256 * 1024;
+
+/// What [`crate_docs`] found.
+#[derive(Debug, Default)]
+pub(crate) struct CrateDocs {
+    /// One benign document per README read.
+    pub(crate) rows: Vec<Row>,
+    /// Pinned packages that Cargo has not unpacked.
+    pub(crate) missing: usize,
+    /// READMEs skipped for being larger than [`MAX_README_BYTES`].
+    pub(crate) oversized: usize,
+}
+
 /// Benign documents: the README of every crates.io package that `lock` pins and that Cargo has
 /// unpacked under `cargo_home/registry/src` (`cargo fetch` unpacks them all). Each row carries
 /// its crate's licence (the `license` field of its `Cargo.toml`), the category [`DOCUMENT`],
-/// and a split from its crate name (one in five to `dev`). Returns the rows and the number of
-/// pinned packages not found.
-pub(crate) fn crate_docs(lock: &Path, cargo_home: &Path) -> anyhow::Result<(Vec<Row>, usize)> {
+/// and a split from its crate name (one in five to `dev`). Pinned packages not found and
+/// READMEs over [`MAX_README_BYTES`] are counted, not read.
+pub(crate) fn crate_docs(lock: &Path, cargo_home: &Path) -> anyhow::Result<CrateDocs> {
     let text =
         std::fs::read_to_string(lock).with_context(|| format!("cannot read {}", lock.display()))?;
     let lock: toml::Value =
@@ -148,8 +164,7 @@ pub(crate) fn crate_docs(lock: &Path, cargo_home: &Path) -> anyhow::Result<(Vec<
             }
             Err(_) => Vec::new(),
         };
-    let mut rows = Vec::new();
-    let mut missing = 0;
+    let mut found = CrateDocs::default();
     let packages = lock.get("package").and_then(toml::Value::as_array);
     for package in packages.into_iter().flatten() {
         let field = |k: &str| package.get(k).and_then(toml::Value::as_str);
@@ -166,13 +181,18 @@ pub(crate) fn crate_docs(lock: &Path, cargo_home: &Path) -> anyhow::Result<(Vec<
             .map(|r| r.join(format!("{name}-{version}")))
             .find(|d| d.is_dir())
         else {
-            missing += 1;
+            found.missing += 1;
             continue;
         };
-        let Some((text, license)) = readme_of(&dir) else {
-            continue;
+        let (text, license) = match readme_of(&dir) {
+            Readme::Read(text, license) => (text, license),
+            Readme::Oversized => {
+                found.oversized += 1;
+                continue;
+            }
+            Readme::None => continue,
         };
-        rows.push(Row {
+        found.rows.push(Row {
             text,
             label: Label::Benign,
             group: CRATE_DOCS.to_owned(),
@@ -186,28 +206,49 @@ pub(crate) fn crate_docs(lock: &Path, cargo_home: &Path) -> anyhow::Result<(Vec<
             .to_owned(),
         });
     }
-    Ok((rows, missing))
+    Ok(found)
+}
+
+/// A crate's README, as [`readme_of`] finds it.
+enum Readme {
+    /// The text and the crate's licence.
+    Read(String, String),
+    /// Larger than [`MAX_README_BYTES`].
+    Oversized,
+    /// No README, no licence, or an empty or unreadable one.
+    None,
 }
 
 /// A crate's README text and licence, from its unpacked folder.
-fn readme_of(dir: &Path) -> Option<(String, String)> {
-    let manifest: toml::Value =
-        toml::from_str(&std::fs::read_to_string(dir.join("Cargo.toml")).ok()?).ok()?;
-    let package = manifest.get("package")?;
-    let license = package.get("license")?.as_str()?.to_owned();
+fn readme_of(dir: &Path) -> Readme {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok();
+    let manifest: Option<toml::Value> = manifest.and_then(|m| toml::from_str(&m).ok());
+    let Some(package) = manifest.as_ref().and_then(|m| m.get("package")) else {
+        return Readme::None;
+    };
+    let Some(license) = package.get("license").and_then(toml::Value::as_str) else {
+        return Readme::None;
+    };
     let readme = match package.get("readme") {
         Some(toml::Value::String(path)) => dir.join(path),
-        Some(toml::Value::Boolean(false)) => return None,
+        Some(toml::Value::Boolean(false)) => return Readme::None,
         _ => dir.join("README.md"),
     };
     if readme
         .components()
         .any(|c| c == std::path::Component::ParentDir)
     {
-        return None;
+        return Readme::None;
     }
-    let text = std::fs::read_to_string(readme).ok()?;
-    (!text.trim().is_empty()).then_some((text, license))
+    match std::fs::metadata(&readme) {
+        Ok(m) if m.len() > MAX_README_BYTES => return Readme::Oversized,
+        Ok(_) => {}
+        Err(_) => return Readme::None,
+    }
+    match std::fs::read_to_string(readme) {
+        Ok(text) if !text.trim().is_empty() => Readme::Read(text, license.to_owned()),
+        _ => Readme::None,
+    }
 }
 
 /// FNV-1a, for a split that does not change with the order of the lock file.
@@ -278,6 +319,15 @@ mod tests {
             "[package]\nname = \"gamma\"\nlicense = \"MIT\"\nreadme = false\n",
             Some(("README.md", "not to be read")),
         );
+        // Too large to analyze whole: counted, not read.
+        unpack(
+            "huge-1.0.0",
+            "[package]\nname = \"huge\"\nlicense = \"MIT\"\n",
+            Some((
+                "README.md",
+                &"word ".repeat(MAX_README_BYTES as usize / 5 + 1),
+            )),
+        );
         // An older version of alpha, not pinned: ignored.
         unpack(
             "alpha-0.9.0",
@@ -292,13 +342,19 @@ mod tests {
                 "version = 4\n\n[[package]]\nname = \"alpha\"\nversion = \"1.0.0\"\nsource = \"{crates_io}\"\n\n\
                  [[package]]\nname = \"beta\"\nversion = \"0.2.0\"\nsource = \"{crates_io}\"\n\n\
                  [[package]]\nname = \"gamma\"\nversion = \"3.0.0\"\nsource = \"{crates_io}\"\n\n\
+                 [[package]]\nname = \"huge\"\nversion = \"1.0.0\"\nsource = \"{crates_io}\"\n\n\
                  [[package]]\nname = \"delta\"\nversion = \"1.0.0\"\nsource = \"{crates_io}\"\n\n\
                  [[package]]\nname = \"local\"\nversion = \"0.1.0\"\n"
             ),
         )
         .unwrap();
-        let (rows, missing) = crate_docs(&lock, home.path()).unwrap();
+        let CrateDocs {
+            rows,
+            missing,
+            oversized,
+        } = crate_docs(&lock, home.path()).unwrap();
         assert_eq!(missing, 1, "delta is pinned but not unpacked");
+        assert_eq!(oversized, 1, "huge's README is over the limit");
         let got: Vec<(&str, &str)> = rows
             .iter()
             .map(|r| (r.text.as_str(), r.license.as_str()))

@@ -108,13 +108,16 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     }
     let mut docs = Vec::new();
     if let Some(lock) = &args.cargo_docs {
-        let missing;
-        (docs, missing) = crate_docs(lock, &cargo_home()?)?;
+        let found = crate_docs(lock, &cargo_home()?)?;
         eprintln!(
-            "{} crate READMEs from {} ({missing} pinned packages not unpacked; `cargo fetch` unpacks them)",
-            docs.len(),
-            lock.display()
+            "{} crate READMEs from {} ({} pinned packages not unpacked, `cargo fetch` unpacks them; {} READMEs over {} KiB skipped)",
+            found.rows.len(),
+            lock.display(),
+            found.missing,
+            found.oversized,
+            crate::data::MAX_README_BYTES / 1024
         );
+        docs = found.rows;
     }
     #[cfg(feature = "semantic")]
     if args.semantic {

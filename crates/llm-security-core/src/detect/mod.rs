@@ -87,23 +87,12 @@ impl Detectors {
         let mut unlisted = 0.0f32;
         let mut threats = match direction {
             Direction::Input => {
-                let pack = &self.input;
-                let enabled = |i: usize| match &pack.specs()[i].kind {
-                    ThreatKind::PromptInjection => config.prompt_injection,
-                    ThreatKind::Jailbreak => config.jailbreak,
-                    ThreatKind::UnicodeAttack => config.unicode_attacks,
-                    _ => true,
-                };
-                let mut found = collect(pack, &view, text, &enabled);
-                if extra.document {
-                    let document = &self.document;
-                    let enabled = |i: usize| match &document.specs()[i].kind {
-                        ThreatKind::PromptInjection => config.prompt_injection,
-                        ThreatKind::Jailbreak => config.jailbreak,
-                        _ => true,
-                    };
-                    found.extend(collect(document, &view, text, &enabled));
-                }
+                let kinds = |k: &ThreatKind| input_kind_enabled(config, k);
+                let packs = self.input_packs(extra.document);
+                let mut found: Vec<Threat> = packs
+                    .iter()
+                    .flat_map(|pack| collect(pack, &view, text, &kinds))
+                    .collect();
                 if let Some(model) = extra.classifier {
                     match model_threat(model, &view, config) {
                         (_, Some(threat)) => found.push(threat),
@@ -115,21 +104,20 @@ impl Detectors {
                 {
                     found.push(adversarial_suffix(text, span));
                 }
-                found.extend(deobfuscated(pack, text, &enabled, &found));
+                found.extend(deobfuscated(&packs, text, &kinds, &found));
                 let mut budget = decode::MAX_DECODED;
-                found.extend(self.decoded(text, 1, &enabled, config, extra, &mut budget));
+                found.extend(self.decoded(text, 1, &packs, config, extra, &mut budget));
                 found
             }
             Direction::Output if config.output_validation => {
-                let pack = &self.output;
                 let out = &config.output;
-                let enabled = |i: usize| match &pack.specs()[i].kind {
+                let kinds = |k: &ThreatKind| match k {
                     ThreatKind::Secret => out.secrets,
                     ThreatKind::ScriptInjection => out.script_injection,
                     ThreatKind::TerminalInjection => out.terminal_injection,
                     _ => true,
                 };
-                let mut found = collect(pack, &view, text, &enabled);
+                let mut found = collect(&self.output, &view, text, &kinds);
                 found.extend(crate::output::scan(text, &view, out, extra.output));
                 found.extend(crate::output::canary_threats(&view, extra.canary));
                 drop_rendered_as_code(text, &mut found);
@@ -140,12 +128,16 @@ impl Detectors {
         if config.unicode_attacks {
             let scan = unicode::scan(text);
             threats.extend(unicode::threats(&scan));
-            let pack = match direction {
-                Direction::Input => &self.input,
-                Direction::Output => &self.output,
+            let packs = match direction {
+                Direction::Input => self.input_packs(extra.document),
+                Direction::Output => vec![&self.output],
+            };
+            let kinds = |k: &ThreatKind| match direction {
+                Direction::Input => input_kind_enabled(config, k),
+                Direction::Output => true,
             };
             for hidden in &scan.hidden {
-                threats.extend(rescan(pack, hidden));
+                threats.extend(rescan(&packs, hidden, &kinds));
             }
         }
         let score =
@@ -154,15 +146,34 @@ impl Detectors {
     }
 }
 
+/// Whether the configuration enables input findings of `kind`.
+fn input_kind_enabled(config: &SecurityConfig, kind: &ThreatKind) -> bool {
+    match kind {
+        ThreatKind::PromptInjection => config.prompt_injection,
+        ThreatKind::Jailbreak => config.jailbreak,
+        ThreatKind::UnicodeAttack => config.unicode_attacks,
+        _ => true,
+    }
+}
+
 impl Detectors {
-    /// Threats hidden in encoded payloads of `text` (input rules and classifier on what they
-    /// decode to, recursively): for each payload that decodes to an attack, an `encoded_payload`
-    /// threat and the decoded threats, all pointing at the payload's bytes.
+    /// The rule packs for input: the input pack, and the document pack for retrieved content.
+    fn input_packs(&self, document: bool) -> Vec<&RulePack> {
+        if document {
+            vec![&self.input, &self.document]
+        } else {
+            vec![&self.input]
+        }
+    }
+
+    /// Threats hidden in encoded payloads of `text` (the `packs` and the classifier on what
+    /// they decode to, recursively): for each payload that decodes to an attack, an
+    /// `encoded_payload` threat and the decoded threats, all pointing at the payload's bytes.
     fn decoded(
         &self,
         text: &str,
         depth: usize,
-        enabled: &dyn Fn(usize) -> bool,
+        packs: &[&RulePack],
         config: &SecurityConfig,
         extra: &Extra<'_>,
         budget: &mut usize,
@@ -188,14 +199,18 @@ impl Detectors {
         let mut out = Vec::new();
         for d in candidates {
             let view = View::normalized(&d.text);
-            let mut inner = collect(&self.input, &view, &d.text, enabled);
+            let kinds = |k: &ThreatKind| input_kind_enabled(config, k);
+            let mut inner: Vec<Threat> = packs
+                .iter()
+                .flat_map(|pack| collect(pack, &view, &d.text, &kinds))
+                .collect();
             if let Some(model) = extra.classifier
                 && let (_, Some(threat)) = model_threat(model, &view, config)
             {
                 inner.push(threat);
             }
             if depth < decode::MAX_DEPTH {
-                inner.extend(self.decoded(&d.text, depth + 1, enabled, config, extra, budget));
+                inner.extend(self.decoded(&d.text, depth + 1, packs, config, extra, budget));
             }
             let Some(strongest) = inner.iter().map(|t| t.confidence).reduce(f32::max) else {
                 continue;
@@ -230,9 +245,9 @@ impl Detectors {
 /// Rules on the text with letter spacing, padding and leetspeak undone; only rules that did not
 /// already fire on the plain text are reported, with spans in the original.
 fn deobfuscated(
-    pack: &RulePack,
+    packs: &[&RulePack],
     text: &str,
-    enabled: &dyn Fn(usize) -> bool,
+    kinds: &dyn Fn(&ThreatKind) -> bool,
     found: &[Threat],
 ) -> Vec<Threat> {
     let Some((clear, map)) = deobfuscate::deobfuscate(text) else {
@@ -247,16 +262,19 @@ fn deobfuscated(
             last + text[last..].chars().next().map_or(1, char::len_utf8),
         )
     };
-    let hits: Vec<_> = pack
-        .scan(&view, &clear, enabled)
-        .into_iter()
-        .map(|h| rules::Hit {
-            rule: h.rule,
-            span: original_span(h.span),
-        })
-        .filter(|h| !found.iter().any(|t| t.rule == pack.specs()[h.rule].id))
-        .collect();
-    let mut threats = threats_from_hits(pack, hits, text);
+    let mut threats = Vec::new();
+    for pack in packs {
+        let hits: Vec<_> = pack
+            .scan(&view, &clear, &|i| kinds(&pack.specs()[i].kind))
+            .into_iter()
+            .map(|h| rules::Hit {
+                rule: h.rule,
+                span: original_span(h.span),
+            })
+            .filter(|h| !found.iter().any(|t| t.rule == pack.specs()[h.rule].id))
+            .collect();
+        threats.extend(threats_from_hits(pack, hits, text));
+    }
     for t in &mut threats {
         t.message = format!("{} (after undoing letter spacing or leetspeak)", t.message);
     }
@@ -367,13 +385,15 @@ fn drop_rendered_as_code(text: &str, threats: &mut Vec<Threat>) {
     });
 }
 
+/// The threats of `pack`'s rules whose kind `kinds` enables.
 fn collect(
     pack: &RulePack,
     view: &View<'_>,
     raw: &str,
-    enabled: &dyn Fn(usize) -> bool,
+    kinds: &dyn Fn(&ThreatKind) -> bool,
 ) -> Vec<Threat> {
-    threats_from_hits(pack, pack.scan(view, raw, enabled), raw)
+    let hits = pack.scan(view, raw, &|i| kinds(&pack.specs()[i].kind));
+    threats_from_hits(pack, hits, raw)
 }
 
 /// One threat per rule from its hits, with spans and evidence in `raw`.
@@ -413,10 +433,17 @@ fn threats_from_hits(pack: &RulePack, mut hits: Vec<rules::Hit>, raw: &str) -> V
     threats
 }
 
-/// Runs `pack` over text a Unicode technique hid; each finding points at the hidden run.
-fn rescan(pack: &RulePack, hidden: &unicode::Hidden) -> Vec<Threat> {
+/// Runs `packs` over text a Unicode technique hid; each finding points at the hidden run.
+fn rescan(
+    packs: &[&RulePack],
+    hidden: &unicode::Hidden,
+    kinds: &dyn Fn(&ThreatKind) -> bool,
+) -> Vec<Threat> {
     let view = View::normalized(&hidden.text);
-    let mut threats = collect(pack, &view, &hidden.text, &|_| true);
+    let mut threats: Vec<Threat> = packs
+        .iter()
+        .flat_map(|pack| collect(pack, &view, &hidden.text, kinds))
+        .collect();
     for t in &mut threats {
         t.spans = vec![hidden.span];
         t.message = format!("{} Hidden with {}.", t.message, hidden.technique.rule());
