@@ -48,6 +48,9 @@ pub(crate) fn find(text: &str) -> Option<Span> {
         };
         let Some(i) = next else { break };
         let b = bytes[i];
+        if matches!(b, b'[' | b']') && escape_introducer(&bytes[..i]) {
+            continue;
+        }
         match b {
             b'(' | b'[' | b'{' => {
                 if stack.len() == MAX_DEPTH
@@ -102,6 +105,37 @@ fn densest(events: &[usize]) -> Option<Span> {
     best.map(|(_, start, end)| Span::new(start, end))
 }
 
+/// Whether a `[` or `]` after `before` opens a terminal escape sequence (`ESC [ 31 m`, `ESC ]`):
+/// the escape character itself, or the ways code and documentation write it (`\x1b`, `\033`,
+/// `\e`, `\u001b`, `\u{1b}`, `^[`, `ESC `). Colour codes in a README are not a suffix.
+fn escape_introducer(before: &[u8]) -> bool {
+    const WRITTEN: [&[u8]; 10] = [
+        b"\\x1b",
+        b"\\033",
+        b"\\e",
+        b"\\u001b",
+        b"\\u{1b}",
+        b"\\u{001b}",
+        b"\\U0000001b",
+        b"^",
+        b"^[",
+        b"esc ",
+    ];
+    if before.last() == Some(&0x1b) {
+        return true;
+    }
+    let tail = &before[before.len().saturating_sub(12)..];
+    WRITTEN.iter().any(|w| {
+        let Some(at) = tail.len().checked_sub(w.len()) else {
+            return false;
+        };
+        // "ESC" as a word, not the end of "desc".
+        let word_start = !w[0].is_ascii_alphabetic()
+            || tail[..at].last().is_none_or(|b| !b.is_ascii_alphanumeric());
+        tail[at..].eq_ignore_ascii_case(w) && word_start
+    })
+}
+
 /// Whether a `)` after `before` closes an enumerator ("1)", "a )") or a smiley (":)", ";-)").
 fn enumerator_or_smiley(before: &[u8]) -> bool {
     let trimmed = before.strip_suffix(b" ").unwrap_or(before);
@@ -135,6 +169,10 @@ mod tests {
             "fn main() { let v = vec![1, 2, 3]; println!(\"{:?}\", v[0]); }",
             "The results (see table [3] and {appendix}) were clear.",
             "A lone ( is not an attack, nor is a lone ] far away from the first one, no.",
+            r"print('\x1b[31m' + 'red' + '\033[0m'); echo -e '\e[1m\u001b[4m bold'",
+            "Written ^[[31m in caret notation, or raw: \x1b[1m\x1b[31mred\x1b[0m.",
+            "ESC [ n A  # up\nESC [ n B  # down\nESC [ n C  # forward",
+            "Keys: ^[[A up, ^[[B down, ^[[C right, ^[[D left.",
             "",
         ] {
             assert_eq!(find(text), None, "{text}");
