@@ -7,7 +7,7 @@
 //!
 //! Multinomial logistic regression over hashed features of the normalized view: each token
 //! (a run of letters and digits; each CJK character on its own; the template punctuation
-//! `< > | # [ ] { } : =`) gives a unigram and, with the token before it, a bigram. Tokens are
+//! `< > | # [ ] { } : =`, a run of one such character being one token) gives a unigram and, with the token before it, a bigram. Tokens are
 //! hashed with FNV-1a, bigrams by mixing the two tokens' hashes, into 2^16 buckets; a text's feature vector is the count of each bucket
 //! divided by `sqrt(2 * tokens + 16)`: length alone does not push a text one way, and a text of
 //! a few tokens is damped towards the prior (one word is not enough evidence).
@@ -120,7 +120,12 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             spans.push((s, i));
         }
         if single {
-            spans.push((i, i + c.len_utf8()));
+            let end = i + c.len_utf8();
+            // A run of one punctuation character (`>>>`, `=====`, `####`) is one token.
+            match spans.last_mut() {
+                Some((s, e)) if *e == i && !is_cjk(c) && text[*s..].starts_with(c) => *e = end,
+                _ => spans.push((i, end)),
+            }
         }
     }
     if let Some(s) = start {
@@ -129,7 +134,13 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::with_capacity(spans.len());
     let mut previous = fnv1a(7, b"^");
     for (s, e) in spans {
-        let word = &text.as_bytes()[s..e];
+        // A punctuation run hashes as two of its characters, whatever its length.
+        let word = match text[s..e].chars().next() {
+            Some(c) if !is_cjk(c) && !(c.is_alphanumeric() || c == '_') && e - s > c.len_utf8() => {
+                &text.as_bytes()[s..s + 2 * c.len_utf8()]
+            }
+            _ => &text.as_bytes()[s..e],
+        };
         let unigram = fnv1a(1, word);
         let bigram = mix(previous, unigram);
         previous = unigram;
@@ -383,5 +394,21 @@ mod tests {
                 "<", "|", "im_start", "|", ">", "system", "忽", "略", "指", "令"
             ]
         );
+    }
+
+    #[test]
+    fn a_run_of_one_punctuation_character_is_one_token_of_any_length() {
+        let text = ">>> print(x)\n===== ## <|| ]]";
+        let tokens = tokenize(text);
+        let words: Vec<&str> = tokens.iter().map(|t| &text[t.start..t.end]).collect();
+        assert_eq!(
+            words,
+            vec![">>>", "print", "x", "=====", "##", "<", "||", "]]"]
+        );
+        // `>>` and `>>>>>` are the same feature; `>` alone is another.
+        let unigram = |t: &str| tokenize(t)[0].unigram;
+        assert_eq!(unigram(">>"), unigram(">>>>>"));
+        assert_ne!(unigram(">"), unigram(">>"));
+        assert_ne!(unigram(">>"), unigram("=="));
     }
 }
