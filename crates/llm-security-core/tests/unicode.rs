@@ -61,8 +61,19 @@ fn corpus() {
         let text = input_of(case);
         let analysis = engine.analyze(&text).unwrap();
         let fired: Vec<&str> = analysis.threats().iter().map(|t| t.rule.as_str()).collect();
-        if case.expect.is_empty() && !fired.is_empty() {
-            failures.push(format!("{}: expected no threat, got {fired:?}", case.name));
+        // Legitimate Unicode must draw no finding from the detectors that read characters. The
+        // classifier lists its opinion from 0.25, well below the threshold, and reads words, not
+        // code points; whether the text passes as a whole is the `secure` check below.
+        let unexpected: Vec<&str> = fired
+            .iter()
+            .copied()
+            .filter(|r| !r.starts_with("model."))
+            .collect();
+        if case.expect.is_empty() && !unexpected.is_empty() {
+            failures.push(format!(
+                "{}: expected no threat, got {unexpected:?}",
+                case.name
+            ));
         }
         for rule in &case.expect {
             if !fired.contains(&rule.as_str()) {
