@@ -140,25 +140,81 @@ pub(crate) struct Scan {
 }
 
 /// Scans `text` for every technique.
+///
+/// Every technique concerns non-ASCII characters and their neighbours within a line, so only the
+/// lines that hold non-ASCII characters get the full scan (consecutive ones as one segment);
+/// ASCII lines are only checked for control characters. Mostly-ASCII documents (Markdown, code)
+/// then cost little more than one pass over their bytes.
 pub(crate) fn scan(text: &str) -> Scan {
-    let mut out = Scan::default();
     if text.is_ascii() {
-        ascii_controls(text, &mut out);
+        let mut out = Scan::default();
+        ascii_controls(text, 0, &mut out);
         return out;
     }
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    // One table lookup per character, shared by every check below.
-    let cats: Vec<GeneralCategory> = chars.iter().map(|&(_, c)| category(c)).collect();
-    let end_of = |i: usize| chars.get(i).map_or(text.len(), |&(p, _)| p);
-    tags(&chars, &end_of, &mut out);
-    variation_selectors(&chars, &end_of, &mut out);
-    invisibles(text, &chars, &end_of, &mut out);
-    bidi(&chars, &end_of, &mut out);
-    words(text, &chars, &cats, &end_of, &mut out);
-    marks(&chars, &cats, &end_of, &mut out);
-    categories(&chars, &cats, &end_of, &mut out);
+    scan_segments(text, &non_ascii_segments(text))
+}
+
+/// Byte ranges of `text` made of whole lines (without their final `\n`) holding non-ASCII
+/// characters; runs of such lines form one range.
+fn non_ascii_segments(text: &str) -> Vec<(usize, usize)> {
+    let mut segments: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    while start <= text.len() {
+        let end =
+            memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |i| start + i);
+        if !text[start..end].is_ascii() {
+            match segments.last_mut() {
+                // The previous line was non-ASCII too: extend its segment over the `\n`.
+                Some((_, e)) if *e + 1 == start => *e = end,
+                _ => segments.push((start, end)),
+            }
+        }
+        start = end + 1;
+    }
+    segments
+}
+
+/// The full scan of each segment, the control-character check elsewhere.
+fn scan_segments(text: &str, segments: &[(usize, usize)]) -> Scan {
+    let mut out = Scan::default();
+    // What some checks need to know about the whole text; such characters are non-ASCII, so
+    // they lie in the segments.
+    let mut has_braille = false;
+    let mut cjk = false;
+    for &(s, e) in segments {
+        for c in text[s..e].chars() {
+            has_braille |= matches!(c, '\u{2801}'..='\u{28FF}');
+            cjk |= is_cjk(c);
+        }
+    }
+    let mut soft_hyphens = Vec::new();
+    let mut ascii_from = 0;
+    for &(s, e) in segments {
+        ascii_controls(&text[ascii_from..s], ascii_from, &mut out);
+        ascii_from = e;
+        let chars: Vec<(usize, char)> =
+            text[s..e].char_indices().map(|(p, c)| (s + p, c)).collect();
+        // One table lookup per character, shared by every check below.
+        let cats: Vec<GeneralCategory> = chars.iter().map(|&(_, c)| category(c)).collect();
+        let end_of = |i: usize| chars.get(i).map_or(e, |&(p, _)| p);
+        tags(&chars, &end_of, &mut out);
+        variation_selectors(&chars, &end_of, &mut out);
+        invisibles(has_braille, &chars, &end_of, &mut out, &mut soft_hyphens);
+        bidi(&chars, &end_of, &mut out);
+        words(text, cjk, &chars, &cats, &end_of, &mut out);
+        marks(&chars, &cats, &end_of, &mut out);
+        categories(&chars, &cats, &end_of, &mut out);
+    }
+    ascii_controls(&text[ascii_from..], ascii_from, &mut out);
+    // Soft hyphens inside words: flagged only when there are three or more splits in the text.
+    if soft_hyphens.len() >= 3 {
+        for (s, e) in soft_hyphens {
+            push(&mut out, Technique::InvisibleInWord, s, e, Fix::Remove);
+        }
+    }
     out.findings
         .sort_by_key(|f| (f.span.start, f.span.end, f.technique));
+    out.hidden.sort_by_key(|h| (h.technique, h.span.start));
     out
 }
 
@@ -395,13 +451,15 @@ fn uses_zwsp(c: char) -> bool {
     )
 }
 
+/// Invisible characters splitting words or padding text. Soft hyphens inside words are added to
+/// `soft_hyphens`, for the caller to flag when the whole text has enough of them.
 fn invisibles(
-    text: &str,
+    has_braille: bool,
     chars: &[(usize, char)],
     end_of: &dyn Fn(usize) -> usize,
     out: &mut Scan,
+    soft_hyphens: &mut Vec<(usize, usize)>,
 ) {
-    let has_braille = text.chars().any(|c| matches!(c, '\u{2801}'..='\u{28FF}'));
     let is_hangul_jamo = |c: char| matches!(c, '\u{1100}'..='\u{11FF}' | '\u{A960}'..='\u{A97F}' | '\u{D7B0}'..='\u{D7FF}');
     let mut i = 0;
     while i < chars.len() {
@@ -455,23 +513,18 @@ fn invisibles(
             push(out, Technique::InvisiblePadding, s, e, Fix::Remove);
         }
     }
-    // Soft hyphens inside words: flagged only when there are three or more splits.
-    let soft: Vec<(usize, usize)> = chars
-        .iter()
-        .enumerate()
-        .filter(|&(k, &(_, c))| {
-            c == '\u{00AD}'
-                && k > 0
-                && chars[k - 1].1.is_alphanumeric()
-                && chars.get(k + 1).is_some_and(|&(_, n)| n.is_alphanumeric())
-        })
-        .map(|(k, &(p, _))| (p, end_of(k + 1)))
-        .collect();
-    if soft.len() >= 3 {
-        for (s, e) in soft {
-            push(out, Technique::InvisibleInWord, s, e, Fix::Remove);
-        }
-    }
+    soft_hyphens.extend(
+        chars
+            .iter()
+            .enumerate()
+            .filter(|&(k, &(_, c))| {
+                c == '\u{00AD}'
+                    && k > 0
+                    && chars[k - 1].1.is_alphanumeric()
+                    && chars.get(k + 1).is_some_and(|&(_, n)| n.is_alphanumeric())
+            })
+            .map(|(k, &(p, _))| (p, end_of(k + 1))),
+    );
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -585,14 +638,16 @@ fn is_fullwidth(c: char) -> bool {
     matches!(c, '\u{FF01}'..='\u{FF5E}')
 }
 
+/// Words mixing scripts or spelled in compatibility letters; `cjk` says whether the whole text
+/// has Chinese, Japanese or Korean characters.
 fn words(
     text: &str,
+    cjk: bool,
     chars: &[(usize, char)],
     cats: &[GeneralCategory],
     end_of: &dyn Fn(usize) -> usize,
     out: &mut Scan,
 ) {
-    let cjk = chars.iter().any(|&(_, c)| is_cjk(c));
     let is_word = |k: usize| {
         (is_alnum_category(cats[k])
             || is_mark_category(cats[k])
@@ -728,10 +783,12 @@ fn categories(
     }
 }
 
-fn ascii_controls(text: &str, out: &mut Scan) {
+/// ASCII control characters in `text`, which starts at byte `offset` of the whole text.
+fn ascii_controls(text: &str, offset: usize, out: &mut Scan) {
     for (p, b) in text.bytes().enumerate() {
         if (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F {
-            push(out, Technique::ControlCharacter, p, p + 1, Fix::Remove);
+            let at = offset + p;
+            push(out, Technique::ControlCharacter, at, at + 1, Fix::Remove);
         }
     }
 }
@@ -749,5 +806,37 @@ mod tests {
         assert_eq!(fold_compatibility('a'), None);
         assert_eq!(latin_lookalike('а'), Some('a'));
         assert_eq!(latin_lookalike('ж'), None);
+    }
+
+    fn same(a: &Scan, b: &Scan) -> bool {
+        a.findings == b.findings && a.hidden == b.hidden
+    }
+
+    proptest::proptest! {
+        /// Scanning only the non-ASCII lines finds exactly what scanning the whole text as one
+        /// segment finds.
+        #[test]
+        fn segments_find_what_the_whole_text_finds(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "word ", "\n", "\r\n", " ", "\u{7}", "é", "а", "р", "е", "\u{AD}", "\u{200B}",
+                "\u{200D}", "\u{2800}", "\u{2801}", "\u{202E}", "\u{202C}", "\u{2066}", "\u{2069}",
+                "\u{E0041}", "\u{E0062}", "\u{E007F}", "\u{1F3F4}", "\u{FE0F}", "\u{E0100}", "\u{FE01}",
+                "\u{301}", "ｆｕｌｌ", "𝐛𝐨𝐥𝐝", "中", "\u{E000}", "\u{85}", "\u{2029}", "\u{115F}",
+            ]), 0..60)
+        ) {
+            let text: String = parts.concat();
+            let whole = scan_segments(&text, &[(0, text.len())]);
+            proptest::prop_assert!(same(&scan(&text), &whole), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn segments_are_the_runs_of_non_ascii_lines() {
+        let text = "ascii\nnoñ\nalso é\nplain\n\nlast ü";
+        let got: Vec<&str> = non_ascii_segments(text)
+            .iter()
+            .map(|&(s, e)| &text[s..e])
+            .collect();
+        assert_eq!(got, ["noñ\nalso é", "last ü"]);
     }
 }

@@ -23,12 +23,29 @@ pub(crate) fn is_invisible(c: char) -> bool {
 /// Byte ranges of words that mix Latin letters with Latin look-alikes of another script.
 fn mixed_script_words(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
+    // A line break ends every word, and a word of ASCII letters mixes nothing: only lines with
+    // non-ASCII characters are read.
+    let mut line_start = 0;
+    while line_start < text.len() {
+        let line_end = memchr::memchr(b'\n', &text.as_bytes()[line_start..])
+            .map_or(text.len(), |i| line_start + i);
+        if !text[line_start..line_end].is_ascii() {
+            mixed_in_line(text, line_start, line_end, &mut out);
+        }
+        line_start = line_end + 1;
+    }
+    out
+}
+
+/// [`mixed_script_words`] of `text[from..to]`, a line.
+fn mixed_in_line(text: &str, from: usize, to: usize, out: &mut Vec<(usize, usize)>) {
     let mut start: Option<usize> = None;
     let mut latin = false;
     let mut other = false;
-    for (pos, c) in text
+    for (pos, c) in text[from..to]
         .char_indices()
-        .chain(std::iter::once((text.len(), ' ')))
+        .map(|(p, c)| (from + p, c))
+        .chain(std::iter::once((to, ' ')))
     {
         // Only letters that can take part in a Latin look-alike need a table-free test here.
         if is_latin(c)
@@ -52,7 +69,6 @@ fn mixed_script_words(text: &str) -> Vec<(usize, usize)> {
             other = false;
         }
     }
-    out
 }
 
 /// The normalized text and its offset map.
@@ -98,6 +114,17 @@ impl<'a> View<'a> {
         let mut last_ascii = false;
         for (pos, c) in original.char_indices() {
             let at = pos as u32;
+            // ASCII first: most of a document is, and it needs no table.
+            if c.is_ascii() && !c.is_ascii_whitespace() && c != '\x0b' {
+                if let Some((start, newline)) = pending_space.take()
+                    && !view.text.is_empty()
+                {
+                    view.push_ascii(if newline { b'\n' } else { b' ' }, start);
+                }
+                view.push_ascii(c.to_ascii_lowercase() as u8, at);
+                last_ascii = true;
+                continue;
+            }
             if c.is_whitespace() {
                 let newline = c == '\n' || c == '\r';
                 pending_space = Some(match pending_space {
@@ -116,11 +143,6 @@ impl<'a> View<'a> {
                 && !view.text.is_empty()
             {
                 view.push(if newline { '\n' } else { ' ' }, start);
-            }
-            if c.is_ascii() {
-                view.push(c.to_ascii_lowercase(), at);
-                last_ascii = true;
-                continue;
             }
             while mixed_iter.peek().is_some_and(|&&(_, e)| e <= pos) {
                 mixed_iter.next();
@@ -162,6 +184,13 @@ impl<'a> View<'a> {
             text,
             starts,
         }
+    }
+
+    /// Appends one ASCII byte.
+    fn push_ascii(&mut self, b: u8, at: u32) {
+        debug_assert!(b.is_ascii());
+        self.text.push(char::from(b));
+        self.starts.push(at);
     }
 
     fn push(&mut self, c: char, at: u32) {
