@@ -136,7 +136,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     for (s, e) in spans {
         // A punctuation run hashes as two of its characters, whatever its length.
         let word = match text[s..e].chars().next() {
-            Some(c) if !is_cjk(c) && !(c.is_alphanumeric() || c == '_') && e - s > c.len_utf8() => {
+            Some(c) if !(is_cjk(c) || c.is_alphanumeric() || c == '_') && e - s > c.len_utf8() => {
                 &text.as_bytes()[s..s + 2 * c.len_utf8()]
             }
             _ => &text.as_bytes()[s..e],
