@@ -26,7 +26,9 @@
 //! passes whatever the number of rules, plus one search per pattern whose trigger occurs.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex::{RegexSet, RegexSetBuilder};
+use regex_automata::Input;
+use regex_automata::meta::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::view::View;
@@ -128,6 +130,11 @@ fn ascii_word_boundaries(pattern: &str) -> String {
 
 /// Shortest literal worth a trigger: shorter ones ("a", "is") occur in nearly every text.
 const MIN_TRIGGER_LEN: usize = 3;
+/// Most trigger occurrences searched around one by one; a pattern whose triggers occur more
+/// often in a text is searched over the whole text instead (bounds memory on any input).
+const MAX_WINDOWS: usize = 256;
+/// Texts up to this length are searched whole: windows cost more than they save there.
+const MIN_WINDOWED_TEXT: usize = 4096;
 
 /// The patterns of one view.
 ///
@@ -137,10 +144,16 @@ const MIN_TRIGGER_LEN: usize = 3;
 /// Each pattern's *triggers*, literals one of which every match must contain, go into one
 /// Aho-Corasick automaton; a pattern runs on its own (one fast single-regex search) only when one
 /// of its triggers occurs. Patterns without usable triggers stay in a small set run on every text.
+///
+/// A pattern whose matches have a bounded length `L` is searched only within `L` bytes of each
+/// trigger occurrence (windows merged where they overlap), not over the whole text: every match
+/// contains a trigger, so none lies outside. On the normalized view whitespace runs are one
+/// character, so `\s+` counts as one byte there and most patterns are bounded.
 #[derive(Debug)]
 struct RegexGroup {
-    /// For each regex: the rule it belongs to and the regex alone, for spans.
-    each: Vec<(usize, Regex)>,
+    /// For each regex: the rule it belongs to, the regex alone (for spans), and the longest
+    /// match it can make on this group's text, if bounded.
+    each: Vec<(usize, Regex, Option<usize>)>,
     /// Every trigger literal, and the index in `each` of the pattern it belongs to.
     triggers: Option<(AhoCorasick, Vec<usize>)>,
     /// The patterns without triggers, and the index in `each` of every member of the set.
@@ -148,7 +161,13 @@ struct RegexGroup {
 }
 
 impl RegexGroup {
-    fn build(patterns: &[(usize, String)], case_insensitive: bool) -> Result<Option<Self>, Error> {
+    /// Compiles the patterns of one view; `collapsed_whitespace` says that the text searched
+    /// never holds two whitespace characters in a row (the normalized view).
+    fn build(
+        patterns: &[(usize, String)],
+        case_insensitive: bool,
+        collapsed_whitespace: bool,
+    ) -> Result<Option<Self>, Error> {
         if patterns.is_empty() {
             return Ok(None);
         }
@@ -158,12 +177,23 @@ impl RegexGroup {
         let mut untriggered = Vec::new();
         for (index, (rule, pattern)) in patterns.iter().enumerate() {
             let p = ascii_word_boundaries(pattern);
-            let re = RegexBuilder::new(&p)
-                .case_insensitive(case_insensitive)
-                .multi_line(true)
-                .size_limit(REGEX_SIZE_LIMIT)
-                .build()
+            // `regex_automata`'s regex, configured as the `regex` crate configures it, because its
+            // searches take a range of the text with the text around it as context.
+            let re = Regex::builder()
+                .configure(
+                    Regex::config()
+                        .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+                        .hybrid_cache_capacity(2 * (1 << 20))
+                        .utf8_empty(true),
+                )
+                .syntax(
+                    regex_automata::util::syntax::Config::new()
+                        .case_insensitive(case_insensitive)
+                        .multi_line(true),
+                )
+                .build(&p)
                 .map_err(|e| Error::rules(format!("pattern {pattern:?}: {e}")))?;
+            let bound = triggers::max_len(&p, case_insensitive, collapsed_whitespace);
             match triggers::of(&p, case_insensitive) {
                 Some(found) => {
                     for literal in found {
@@ -173,7 +203,7 @@ impl RegexGroup {
                 }
                 None => untriggered.push(index),
             }
-            each.push((*rule, re, p));
+            each.push((*rule, re, bound, p));
         }
         let triggers = if literals.is_empty() {
             None
@@ -188,7 +218,7 @@ impl RegexGroup {
         let untriggered = if untriggered.is_empty() {
             None
         } else {
-            let set = RegexSetBuilder::new(untriggered.iter().map(|&i| &each[i].2))
+            let set = RegexSetBuilder::new(untriggered.iter().map(|&i| &each[i].3))
                 .case_insensitive(case_insensitive)
                 .multi_line(true)
                 .size_limit(REGEX_SIZE_LIMIT)
@@ -196,7 +226,10 @@ impl RegexGroup {
                 .map_err(|e| Error::rules(format!("pattern set: {e}")))?;
             Some((set, untriggered))
         };
-        let each = each.into_iter().map(|(rule, re, _)| (rule, re)).collect();
+        let each = each
+            .into_iter()
+            .map(|(rule, re, bound, _)| (rule, re, bound))
+            .collect();
         Ok(Some(Self {
             each,
             triggers,
@@ -212,26 +245,74 @@ impl RegexGroup {
         enabled: &dyn Fn(usize) -> bool,
         found: &mut dyn FnMut(usize, usize, usize),
     ) {
-        let mut candidate = vec![false; self.each.len()];
+        let n = self.each.len();
+        // Patterns to search over the whole text; on long texts, the others' trigger windows.
+        let mut whole = vec![false; n];
+        let long = haystack.len() > MIN_WINDOWED_TEXT;
+        let mut windows: Vec<Vec<(usize, usize)>> = if long {
+            vec![Vec::new(); n]
+        } else {
+            Vec::new()
+        };
         if let Some((automaton, owner)) = &self.triggers {
             for m in automaton.find_overlapping_iter(haystack) {
-                candidate[owner[m.pattern().as_usize()]] = true;
+                let i = owner[m.pattern().as_usize()];
+                if whole[i] {
+                    continue;
+                }
+                match self.each[i].2 {
+                    Some(bound) if long && windows[i].len() < MAX_WINDOWS => {
+                        windows[i].push((m.start().saturating_sub(bound), m.end() + bound));
+                    }
+                    _ => whole[i] = true,
+                }
             }
         }
         if let Some((set, members)) = &self.untriggered {
             for i in set.matches(haystack).iter() {
-                candidate[members[i]] = true;
+                whole[members[i]] = true;
             }
         }
-        for (i, (rule, re)) in self.each.iter().enumerate() {
-            if !candidate[i] || !enabled(*rule) {
+        for (i, (rule, re, _)) in self.each.iter().enumerate() {
+            if !enabled(*rule) {
                 continue;
             }
-            for m in re.find_iter(haystack).filter(|m| !m.is_empty()) {
-                found(*rule, m.start(), m.end());
+            let mut search_in = |start: usize, end: usize| {
+                let input = Input::new(haystack).range(start..end);
+                for m in re.find_iter(input).filter(|m| !m.is_empty()) {
+                    found(*rule, m.start(), m.end());
+                }
+            };
+            if whole[i] {
+                search_in(0, haystack.len());
+            } else if long && !windows[i].is_empty() {
+                for (start, end) in merged(haystack, std::mem::take(&mut windows[i])) {
+                    search_in(start, end);
+                }
             }
         }
     }
+}
+
+/// The windows sorted, clamped to the text and its character boundaries, and merged where they
+/// overlap or touch.
+fn merged(text: &str, mut windows: Vec<(usize, usize)>) -> Vec<(usize, usize)> {
+    windows.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(windows.len());
+    for (mut start, end) in windows {
+        let mut end = end.min(text.len());
+        while !text.is_char_boundary(start) {
+            start -= 1;
+        }
+        while !text.is_char_boundary(end) {
+            end += 1;
+        }
+        match out.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    out
 }
 
 /// Trigger literals: for a pattern, a set of literals one of which every match contains.
@@ -241,6 +322,63 @@ mod triggers {
     use regex_syntax::hir::{Hir, HirKind};
 
     use super::MIN_TRIGGER_LEN;
+
+    /// The longest match `pattern` can make, in bytes, if bounded. With `collapsed_whitespace`
+    /// a repetition of whitespace matches at most one character, as on a text whose whitespace
+    /// runs were collapsed.
+    pub(super) fn max_len(
+        pattern: &str,
+        case_insensitive: bool,
+        collapsed_whitespace: bool,
+    ) -> Option<usize> {
+        let hir = ParserBuilder::new()
+            .case_insensitive(case_insensitive)
+            .multi_line(true)
+            .build()
+            .parse(pattern)
+            .ok()?;
+        longest(&hir, collapsed_whitespace)
+    }
+
+    fn longest(hir: &Hir, collapsed: bool) -> Option<usize> {
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => Some(0),
+            HirKind::Literal(l) => Some(l.0.len()),
+            HirKind::Class(c) => c.maximum_len(),
+            HirKind::Capture(c) => longest(&c.sub, collapsed),
+            HirKind::Concat(parts) => parts
+                .iter()
+                .try_fold(0usize, |sum, h| sum.checked_add(longest(h, collapsed)?)),
+            HirKind::Alternation(branches) => branches
+                .iter()
+                .try_fold(0usize, |most, h| Some(most.max(longest(h, collapsed)?))),
+            HirKind::Repetition(r) => {
+                let one = longest(&r.sub, collapsed)?;
+                let times = if collapsed && only_whitespace(&r.sub) {
+                    r.min.max(r.max.unwrap_or(u32::MAX).min(1))
+                } else {
+                    r.max?
+                };
+                one.checked_mul(usize::try_from(times).ok()?)
+            }
+        }
+    }
+
+    /// Whether `hir` is a class of whitespace characters only.
+    fn only_whitespace(hir: &Hir) -> bool {
+        const SMALL: u32 = 64;
+        match hir.kind() {
+            HirKind::Class(regex_syntax::hir::Class::Unicode(c)) => c.ranges().iter().all(|r| {
+                (u32::from(r.end()) - u32::from(r.start())) < SMALL
+                    && (r.start()..=r.end()).all(char::is_whitespace)
+            }),
+            HirKind::Class(regex_syntax::hir::Class::Bytes(c)) => c
+                .ranges()
+                .iter()
+                .all(|r| (r.start()..=r.end()).all(|b| char::from(b).is_whitespace())),
+            _ => false,
+        }
+    }
 
     /// Most trigger literals for one pattern (`(?i)<script` alone has 128 case variants).
     const MAX_PER_PATTERN: usize = 256;
@@ -422,8 +560,8 @@ impl RulePack {
             .collect::<Result<Vec<_>, Error>>()?;
         Ok(Self {
             phrases,
-            normalized: RegexGroup::build(&normalized, false)?,
-            raw: RegexGroup::build(&raw, false)?,
+            normalized: RegexGroup::build(&normalized, false, true)?,
+            raw: RegexGroup::build(&raw, false, false)?,
             specs,
         })
     }
@@ -525,7 +663,7 @@ mod tests {
     /// Every match of every pattern, found by running each regex on its own.
     fn brute_force(group: &RegexGroup, text: &str) -> Vec<(usize, usize, usize)> {
         let mut all = Vec::new();
-        for (rule, re) in &group.each {
+        for (rule, re, _) in &group.each {
             for m in re.find_iter(text).filter(|m| !m.is_empty()) {
                 all.push((*rule, m.start(), m.end()));
             }
@@ -537,6 +675,7 @@ mod tests {
     fn triggers_never_skip_a_pattern_that_matches() {
         let packs = [
             super::super::BUILTIN_INPUT_RULES,
+            super::super::BUILTIN_DOCUMENT_RULES,
             super::super::BUILTIN_OUTPUT_RULES,
             super::super::BUILTIN_SECRET_RULES,
         ];
@@ -559,6 +698,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn match_length_bounds() {
+        let bound =
+            |p: &str, collapsed| triggers::max_len(&ascii_word_boundaries(p), false, collapsed);
+        // On collapsed text a whitespace run is one character (up to 3 bytes: U+3000).
+        assert_eq!(bound(r"\bignore\s+all\b", true), Some(6 + 3 + 3));
+        assert_eq!(bound(r"\bignore\s+all\b", false), None);
+        assert_eq!(
+            bound(r"^\s*#{2,3}\s*system\s*:", true),
+            Some(3 + 3 + 3 + 6 + 3 + 1)
+        );
+        // A class of any character counts four bytes per repetition.
+        assert_eq!(bound(r"you[^.\n]{0,60}?free", true), Some(3 + 240 + 4));
+        // Unbounded repetitions of anything but whitespace stay unbounded.
+        assert_eq!(bound(r"(?:all\s+)*rules", true), None);
+        assert_eq!(bound(r"a.+b", true), None);
+    }
+
+    #[test]
+    fn windows_are_merged_and_kept_on_character_boundaries() {
+        let text = "aé bc défg";
+        // 2 is inside 'é'; 12 is past the end.
+        assert_eq!(
+            merged(text, vec![(7, 12), (2, 4), (0, 1)]),
+            vec![(0, 4), (7, text.len())]
+        );
+        assert_eq!(merged(text, vec![(0, 3), (3, 5)]), vec![(0, 5)]);
     }
 
     #[test]
