@@ -274,7 +274,8 @@ impl RegexGroup {
             }
         }
         for (i, (rule, re, _)) in self.each.iter().enumerate() {
-            if !enabled(*rule) {
+            let windowed = long && !windows[i].is_empty();
+            if !(whole[i] || windowed) || !enabled(*rule) {
                 continue;
             }
             let mut search_in = |start: usize, end: usize| {
@@ -285,7 +286,7 @@ impl RegexGroup {
             };
             if whole[i] {
                 search_in(0, haystack.len());
-            } else if long && !windows[i].is_empty() {
+            } else if windowed {
                 for (start, end) in merged(haystack, std::mem::take(&mut windows[i])) {
                     search_in(start, end);
                 }
