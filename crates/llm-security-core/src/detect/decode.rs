@@ -214,6 +214,40 @@ fn entities(candidate: &str) -> Option<Vec<u8>> {
     Some(out.into_bytes())
 }
 
+/// [`BYTE_CLASS`] bit: the byte belongs to the base64 (standard or URL) or base32 alphabet.
+const ALPHABET: u8 = 1;
+/// [`BYTE_CLASS`] bit: the byte can be part of a hex dump (`de:ad be ef`, `\xde\xad`).
+const HEXISH: u8 = 2;
+/// [`BYTE_CLASS`] bit: an ASCII letter.
+const LETTER: u8 = 4;
+/// [`BYTE_CLASS`] bit: one of the six most common letters of English, either case.
+const COMMON: u8 = 8;
+
+/// What each byte can be part of, looked up once per byte by the whole-text passes.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'_' | b'-') {
+            class |= ALPHABET;
+        }
+        if c.is_ascii_hexdigit() || matches!(c, b' ' | b':' | b'\\' | b'x') {
+            class |= HEXISH;
+        }
+        if c.is_ascii_alphabetic() {
+            class |= LETTER;
+        }
+        if matches!(c | 0x20, b'e' | b't' | b'a' | b'o' | b'i' | b'n') && c.is_ascii_alphabetic() {
+            class |= COMMON;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
 /// Finds encoded payloads in `text` that decode to text. `budget` counts decoded bytes left.
 pub(crate) fn find(text: &str, budget: &mut usize) -> Vec<Decoded> {
     let mut out: Vec<Decoded> = Vec::new();
@@ -244,11 +278,10 @@ pub(crate) fn find(text: &str, budget: &mut usize) -> Vec<Decoded> {
     // has no run of 16 alphabet characters and no long hex run, and skips those patterns.
     let (mut run, mut longest, mut hex_run, mut longest_hex) = (0usize, 0usize, 0usize, 0usize);
     for &b in bytes {
-        let alphabet = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-');
-        run = if alphabet { run + 1 } else { 0 };
+        let class = BYTE_CLASS[usize::from(b)];
+        run = if class & ALPHABET != 0 { run + 1 } else { 0 };
         longest = longest.max(run);
-        let hexish = b.is_ascii_hexdigit() || matches!(b, b' ' | b':' | b'\\' | b'x');
-        hex_run = if hexish { hex_run + 1 } else { 0 };
+        hex_run = if class & HEXISH != 0 { hex_run + 1 } else { 0 };
         longest_hex = longest_hex.max(hex_run);
     }
     if bytes.contains(&b'\\') {
@@ -305,11 +338,9 @@ pub(crate) fn looks_rot13(text: &str) -> bool {
     let mut letters = 0usize;
     let mut common = 0usize;
     for b in text.bytes() {
-        let lower = b | 0x20;
-        if lower.is_ascii_lowercase() {
-            letters += 1;
-            common += usize::from(matches!(lower, b'e' | b't' | b'a' | b'o' | b'i' | b'n'));
-        }
+        let class = BYTE_CLASS[usize::from(b)];
+        letters += usize::from(class & LETTER != 0);
+        common += usize::from(class & COMMON != 0);
     }
     letters >= 20 && common * 100 < letters * 33
 }
@@ -347,6 +378,20 @@ pub(crate) fn looks_reversed(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_classes() {
+        for b in 0..=255u8 {
+            let class = BYTE_CLASS[usize::from(b)];
+            let alphabet = b.is_ascii_alphanumeric() || b"+/=_-".contains(&b);
+            assert_eq!(class & ALPHABET != 0, alphabet, "{b}");
+            let hexish = b.is_ascii_hexdigit() || b" :\\x".contains(&b);
+            assert_eq!(class & HEXISH != 0, hexish, "{b}");
+            assert_eq!(class & LETTER != 0, b.is_ascii_alphabetic(), "{b}");
+            let common = b.is_ascii_alphabetic() && b"etaoin".contains(&b.to_ascii_lowercase());
+            assert_eq!(class & COMMON != 0, common, "{b}");
+        }
+    }
 
     fn decoded(text: &str) -> Vec<(Scheme, String)> {
         let mut budget = MAX_DECODED;
