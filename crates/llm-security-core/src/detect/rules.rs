@@ -332,13 +332,18 @@ mod triggers {
         case_insensitive: bool,
         collapsed_whitespace: bool,
     ) -> Option<usize> {
-        let hir = ParserBuilder::new()
+        longest(&parse(pattern, case_insensitive)?, collapsed_whitespace)
+    }
+
+    /// The pattern's syntax tree, parsed with the flags its regex is compiled with; `None` when
+    /// it does not parse (the caller's compile reports that).
+    fn parse(pattern: &str, case_insensitive: bool) -> Option<Hir> {
+        ParserBuilder::new()
             .case_insensitive(case_insensitive)
             .multi_line(true)
             .build()
             .parse(pattern)
-            .ok()?;
-        longest(&hir, collapsed_whitespace)
+            .ok()
     }
 
     fn longest(hir: &Hir, collapsed: bool) -> Option<usize> {
@@ -387,13 +392,7 @@ mod triggers {
     /// The pattern's triggers, or `None` when it has none of at least
     /// [`MIN_TRIGGER_LEN`] bytes (or does not parse; the caller's compile reports that).
     pub(super) fn of(pattern: &str, case_insensitive: bool) -> Option<Vec<Vec<u8>>> {
-        let hir = ParserBuilder::new()
-            .case_insensitive(case_insensitive)
-            .multi_line(true)
-            .build()
-            .parse(pattern)
-            .ok()?;
-        let seq = required(&hir)?;
+        let seq = required(&parse(pattern, case_insensitive)?)?;
         let literals = seq.literals()?;
         Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
     }
