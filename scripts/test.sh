@@ -22,6 +22,14 @@ cd "$(dirname "$0")/.."
 # Formatting is part of the contract; it costs a second.
 cargo fmt --all --check
 
+# On a one-shot machine (CI, LLMSEC_FREE_DISK=1) the log tells the free disk before each big step.
+free_disk() {
+  if [ "${LLMSEC_FREE_DISK:-0}" = 1 ]; then
+    echo "Disk before $1: $(df -h --output=avail . | tail -n 1 | tr -d ' ') free" >&2
+  fi
+}
+free_disk "the services"
+
 if ! command -v prometheus >/dev/null 2>&1; then
   echo "Installing Prometheus from Debian" >&2
   apt-get update -qq >/dev/null
@@ -81,12 +89,20 @@ echo "Kafka-API broker at $LLMSEC_TEST_KAFKA_BROKERS" >&2
 
 if [ "$#" -eq 0 ]; then
   # All features: every sink, and the tests that need the services started above.
+  target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+  bin="$target/debug"
+  free_disk "the test build"
   cargo test --workspace --all-features
+  # On a one-shot machine (CI) the test executables (name-hash, no extension; proc-macro
+  # libraries keep theirs) have done their work: free their disk for the example binaries.
+  if [ "${LLMSEC_FREE_DISK:-0}" = 1 ]; then
+    find "$bin/deps" -maxdepth 1 -type f -executable ! -name '*.*' -delete
+  fi
+  free_disk "the example build"
   # The examples check their own promises and exit non-zero when one fails. They are built with the
   # same workspace-wide features as the tests, so no dependency is compiled a second time (`cargo run
   # -p` would resolve features for one package and rebuild the AWS and database stacks).
   cargo build --quiet --workspace --all-features --bins
-  bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug"
   "$bin/example-quickstart"
   "$bin/sqlite"
   DATABASE_URL="$LLMSEC_TEST_POSTGRES_URL" "$bin/postgres"
@@ -103,6 +119,7 @@ if [ "$#" -eq 0 ]; then
     if [ "${LLMSEC_FREE_DISK:-0}" = 1 ]; then
       rm -rf "$bin"
     fi
+    free_disk "the fuzz build"
     scripts/fuzz.sh "$fuzz_seconds"
   fi
 else

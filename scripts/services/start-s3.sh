@@ -15,6 +15,8 @@ bin="$tools/s3s-fs/bin/s3s-fs"
 if [ ! -x "$bin" ]; then
   echo "Building s3s-fs 0.14.1 into $tools/s3s-fs (about 3 minutes)" >&2
   CARGO_TARGET_DIR="$tools/s3s-target" cargo install -q s3s-fs --version 0.14.1 --features binary --locked --root "$tools/s3s-fs" >&2
+  # The build directory is only a cache for a rebuild that never comes; it holds ~400 MB.
+  rm -rf "$tools/s3s-target"
 fi
 mkdir -p "$data/root/$bucket"
 setsid "$bin" --host 127.0.0.1 --port "$port" --access-key "$ak" --secret-key "$sk" "$data/root" </dev/null >>"$data/s3.log" 2>&1 &
