@@ -104,54 +104,119 @@ fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}')
 }
 
+/// What a character is to the tokenizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CharClass {
+    /// Between tokens.
+    Separator,
+    /// Part of a word: a letter, a digit or `_`.
+    Word,
+    /// Template punctuation: a token of its own, or part of a run of itself.
+    Punct,
+    /// A CJK character: a token of its own.
+    Cjk,
+}
+
+/// The class of each ASCII byte, so that the common case costs a table lookup.
+static ASCII_CLASS: [CharClass; 128] = {
+    let mut table = [CharClass::Separator; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphanumeric() || c == b'_' {
+            CharClass::Word
+        } else if matches!(
+            c,
+            b'<' | b'>' | b'|' | b'#' | b'[' | b']' | b'{' | b'}' | b':' | b'='
+        ) {
+            CharClass::Punct
+        } else {
+            CharClass::Separator
+        };
+        b += 1;
+    }
+    table
+};
+
+fn class_of(c: char) -> CharClass {
+    if c.is_ascii() {
+        ASCII_CLASS[c as usize]
+    } else if is_cjk(c) {
+        CharClass::Cjk
+    } else if c.is_alphanumeric() {
+        CharClass::Word
+    } else {
+        CharClass::Separator
+    }
+}
+
 /// Splits normalized text into tokens and hashes their features. Shared by training and
 /// inference so the two can never disagree.
 pub fn tokenize(text: &str) -> Vec<Token> {
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    let mut start: Option<usize> = None;
-    for (i, c) in text.char_indices() {
-        let single =
-            is_cjk(c) || matches!(c, '<' | '>' | '|' | '#' | '[' | ']' | '{' | '}' | ':' | '=');
-        if (c.is_alphanumeric() || c == '_') && !single {
-            start.get_or_insert(i);
+    let bytes = text.as_bytes();
+    // Spans, each with whether it is a run of one punctuation character.
+    let mut spans: Vec<(usize, usize, bool)> = Vec::with_capacity(bytes.len() / 4 + 1);
+    let mut word: Option<usize> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (class, len) = if bytes[i].is_ascii() {
+            (ASCII_CLASS[usize::from(bytes[i])], 1)
+        } else {
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            (class_of(c), c.len_utf8())
+        };
+        if class == CharClass::Word {
+            word.get_or_insert(i);
+            i += len;
             continue;
         }
-        if let Some(s) = start.take() {
-            spans.push((s, i));
+        if let Some(s) = word.take() {
+            spans.push((s, i, false));
         }
-        if single {
-            let end = i + c.len_utf8();
+        match class {
             // A run of one punctuation character (`>>>`, `=====`, `####`) is one token.
-            match spans.last_mut() {
-                Some((s, e)) if *e == i && !is_cjk(c) && text[*s..].starts_with(c) => *e = end,
-                _ => spans.push((i, end)),
-            }
+            CharClass::Punct => match spans.last_mut() {
+                Some((s, e, true)) if *e == i && bytes[*s] == bytes[i] => *e = i + 1,
+                _ => spans.push((i, i + 1, true)),
+            },
+            CharClass::Cjk => spans.push((i, i + len, false)),
+            CharClass::Separator | CharClass::Word => {}
         }
+        i += len;
     }
-    if let Some(s) = start {
-        spans.push((s, text.len()));
+    if let Some(s) = word {
+        spans.push((s, bytes.len(), false));
     }
     let mut tokens = Vec::with_capacity(spans.len());
     let mut previous = fnv1a(7, b"^");
-    for (s, e) in spans {
+    for (s, e, punct) in spans {
         // A punctuation run hashes as two of its characters, whatever its length.
-        let word = match text[s..e].chars().next() {
-            Some(c) if !(is_cjk(c) || c.is_alphanumeric() || c == '_') && e - s > c.len_utf8() => {
-                &text.as_bytes()[s..s + 2 * c.len_utf8()]
-            }
-            _ => &text.as_bytes()[s..e],
+        let word = if punct && e - s > 1 {
+            &bytes[s..s + 2]
+        } else {
+            &bytes[s..e]
         };
-        let unigram = fnv1a(1, word);
-        let bigram = mix(previous, unigram);
-        previous = unigram;
-        tokens.push(Token {
-            start: s,
-            end: e,
-            unigram,
-            bigram,
-        });
+        tokens.push(Token::hashed(s, e, word, &mut previous));
     }
     tokens
+}
+
+impl Token {
+    /// The token at `start..end` whose hashed text is `word`, following the token whose
+    /// unigram hash is `previous` (which becomes this one's).
+    fn hashed(start: usize, end: usize, word: &[u8], previous: &mut u64) -> Self {
+        let unigram = fnv1a(1, word);
+        let bigram = mix(*previous, unigram);
+        *previous = unigram;
+        Self {
+            start,
+            end,
+            unigram,
+            bigram,
+        }
+    }
 }
 
 /// Tokens of `text`'s normalized view: what the engine feeds the classifier.
@@ -367,6 +432,63 @@ pub fn softmax(z: [f32; CLASSES]) -> [f32; CLASSES] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tokenizer as first written, char by char: the reference the fast one must equal.
+    fn reference_tokenize(text: &str) -> Vec<Token> {
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        let mut start: Option<usize> = None;
+        for (i, c) in text.char_indices() {
+            let single =
+                is_cjk(c) || matches!(c, '<' | '>' | '|' | '#' | '[' | ']' | '{' | '}' | ':' | '=');
+            if (c.is_alphanumeric() || c == '_') && !single {
+                start.get_or_insert(i);
+                continue;
+            }
+            if let Some(s) = start.take() {
+                spans.push((s, i));
+            }
+            if single {
+                let end = i + c.len_utf8();
+                // A run of one punctuation character (`>>>`, `=====`, `####`) is one token.
+                match spans.last_mut() {
+                    Some((s, e)) if *e == i && !is_cjk(c) && text[*s..].starts_with(c) => *e = end,
+                    _ => spans.push((i, end)),
+                }
+            }
+        }
+        if let Some(s) = start {
+            spans.push((s, text.len()));
+        }
+        let mut tokens = Vec::with_capacity(spans.len());
+        let mut previous = fnv1a(7, b"^");
+        for (s, e) in spans {
+            // A punctuation run hashes as two of its characters, whatever its length.
+            let word = match text[s..e].chars().next() {
+                Some(c)
+                    if !(is_cjk(c) || c.is_alphanumeric() || c == '_') && e - s > c.len_utf8() =>
+                {
+                    &text.as_bytes()[s..s + 2 * c.len_utf8()]
+                }
+                _ => &text.as_bytes()[s..e],
+            };
+            tokens.push(Token::hashed(s, e, word, &mut previous));
+        }
+        tokens
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_byte_class_tokenizer_equals_the_reference(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "ignore", " ", "  ", "_x1", ">>>", ">", "=", "==", "<|", "|>", "##", "#",
+                "[", "]]", "{", "}", ":", "\n", "\t", ".", "!", "-", "é", "naïve", "Ж", "中",
+                "文", "ア", "한", "👩\u{200D}💻", "\u{0301}", "٣", "Ⅻ", "²", "\u{00A0}",
+            ]), 0..40),
+        ) {
+            let text: String = parts.concat();
+            proptest::prop_assert_eq!(tokenize(&text), reference_tokenize(&text), "{:?}", text);
+        }
+    }
 
     #[test]
     fn round_trips_and_rejects_bad_files() {
