@@ -214,6 +214,10 @@ fn entities(candidate: &str) -> Option<Vec<u8>> {
     Some(out.into_bytes())
 }
 
+/// Shortest run of alphabet characters that can hold a base64 or base32 candidate (the
+/// `{16,}` of their patterns).
+const MIN_RUN: usize = 16;
+
 /// [`BYTE_CLASS`] bit: the byte belongs to the base64 (standard or URL) or base32 alphabet.
 const ALPHABET: u8 = 1;
 /// [`BYTE_CLASS`] bit: the byte can be part of a hex dump (`de:ad be ef`, `\xde\xad`).
@@ -248,76 +252,153 @@ static BYTE_CLASS: [u8; 256] = {
     table
 };
 
+/// Whether `needle` occurs at least `n` times in `haystack`.
+fn at_least(haystack: &[u8], needle: &[u8], n: usize) -> bool {
+    // Most texts lack the needle's first byte: one vectorized pass says so, with no searcher
+    // to build.
+    needle
+        .first()
+        .is_some_and(|&b| memchr::memchr(b, haystack).is_some())
+        && memchr::memmem::find_iter(haystack, needle)
+            .nth(n.saturating_sub(1))
+            .is_some()
+}
+
+/// The number of percent escapes (`%` and two hex digits) in `bytes`.
+fn percent_escapes(bytes: &[u8]) -> usize {
+    memchr::memchr_iter(b'%', bytes)
+        .filter(|&i| {
+            bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        })
+        .count()
+}
+
+/// The runs of at least [`MIN_RUN`] alphabet characters, and the longest run of hex-dump
+/// characters, in one pass.
+fn alphabet_runs(bytes: &[u8]) -> (Vec<(usize, usize)>, usize) {
+    let (mut run, mut hex_run, mut longest_hex) = (0usize, 0usize, 0usize);
+    let mut runs = Vec::new();
+    for (i, &b) in bytes.iter().enumerate() {
+        let class = BYTE_CLASS[usize::from(b)];
+        if class & ALPHABET != 0 {
+            run += 1;
+        } else {
+            if run >= MIN_RUN {
+                runs.push((i - run, i));
+            }
+            run = 0;
+        }
+        hex_run = if class & HEXISH != 0 { hex_run + 1 } else { 0 };
+        longest_hex = longest_hex.max(hex_run);
+    }
+    if run >= MIN_RUN {
+        runs.push((bytes.len() - run, bytes.len()));
+    }
+    (runs, longest_hex)
+}
+
+/// The matches of `pattern` searched run by run: each match's start in `text`, and its text.
+fn matches_in_runs<'t>(
+    pattern: &'t Regex,
+    text: &'t str,
+    runs: &'t [(usize, usize)],
+) -> impl Iterator<Item = (usize, &'t str)> + 't {
+    runs.iter().flat_map(move |&(start, end)| {
+        pattern
+            .find_iter(&text[start..end])
+            .map(move |m| (start + m.start(), m.as_str()))
+    })
+}
+
 /// Finds encoded payloads in `text` that decode to text. `budget` counts decoded bytes left.
 pub(crate) fn find(text: &str, budget: &mut usize) -> Vec<Decoded> {
     let mut out: Vec<Decoded> = Vec::new();
     let mut add = |scheme: Scheme,
-                   m: regex::Match<'_>,
+                   start: usize,
+                   found: &str,
                    decode: &dyn Fn(&str) -> Option<Vec<u8>>,
                    out: &mut Vec<Decoded>| {
-        if out.len() >= MAX_CANDIDATES || m.len() > MAX_CANDIDATE || *budget == 0 {
+        let end = start + found.len();
+        if out.len() >= MAX_CANDIDATES || found.len() > MAX_CANDIDATE || *budget == 0 {
             return;
         }
         if out
             .iter()
-            .any(|d| d.span.start <= m.start() && m.end() <= d.span.end)
+            .any(|d| d.span.start <= start && end <= d.span.end)
         {
             return;
         }
-        if let Some(decoded) = decode(m.as_str()).and_then(|b| as_text(&b)) {
+        if let Some(decoded) = decode(found).and_then(|b| as_text(&b)) {
             *budget = budget.saturating_sub(decoded.len());
             out.push(Decoded {
                 scheme,
-                span: Span::new(m.start(), m.end()),
+                span: Span::new(start, end),
                 text: decoded,
             });
         }
     };
     let bytes = text.as_bytes();
     // One pass to see whether any base64/base32/hex candidate can exist at all: ordinary prose
-    // has no run of 16 alphabet characters and no long hex run, and skips those patterns.
-    let (mut run, mut longest, mut hex_run, mut longest_hex) = (0usize, 0usize, 0usize, 0usize);
-    for &b in bytes {
-        let class = BYTE_CLASS[usize::from(b)];
-        run = if class & ALPHABET != 0 { run + 1 } else { 0 };
-        longest = longest.max(run);
-        hex_run = if class & HEXISH != 0 { hex_run + 1 } else { 0 };
-        longest_hex = longest_hex.max(hex_run);
-    }
-    if bytes.contains(&b'\\') {
+    // has no run of 16 alphabet characters and no long hex run, and skips those patterns. It
+    // also keeps the runs of 16 or more alphabet characters: every base64 or base32 candidate
+    // lies inside one (its characters, padding included, are all alphabet characters), and
+    // neither pattern looks outside its match but for `\b` at its start, where a run's edge
+    // (a non-word byte or the text's start) reads the same. So those patterns search the runs
+    // only, not the whole text.
+    let (runs, longest_hex) = alphabet_runs(bytes);
+    // Each of the next three patterns needs four escapes in a row; none of them has a literal
+    // prefix for the regex engine to skip ahead on, so count the escapes first.
+    if at_least(bytes, b"\\u", 4) {
         for m in UNICODE_RE.find_iter(text) {
-            add(Scheme::UnicodeEscape, m, &unicode_escapes, &mut out);
+            add(
+                Scheme::UnicodeEscape,
+                m.start(),
+                m.as_str(),
+                &unicode_escapes,
+                &mut out,
+            );
         }
     }
-    if bytes.contains(&b'&') {
+    if at_least(bytes, b"&#", 4) {
         for m in ENTITY_RE.find_iter(text) {
-            add(Scheme::HtmlEntity, m, &entities, &mut out);
+            add(
+                Scheme::HtmlEntity,
+                m.start(),
+                m.as_str(),
+                &entities,
+                &mut out,
+            );
         }
     }
-    if bytes.contains(&b'%') {
+    if percent_escapes(bytes) >= 4 {
         for m in URL_RE.find_iter(text) {
-            add(Scheme::Url, m, &percent, &mut out);
+            add(Scheme::Url, m.start(), m.as_str(), &percent, &mut out);
         }
     }
     if longest_hex >= 24 {
         for m in HEX_RE.find_iter(text) {
-            add(Scheme::Hex, m, &hex, &mut out);
+            add(Scheme::Hex, m.start(), m.as_str(), &hex, &mut out);
         }
     }
-    if longest < 16 {
-        return out;
-    }
-    for m in BASE32_RE.find_iter(text) {
-        let decode = |s: &str| {
-            BASE32
-                .decode(s.as_bytes())
-                .or_else(|_| BASE32_NOPAD.decode(s.trim_end_matches('=').as_bytes()))
-                .ok()
-        };
-        add(Scheme::Base32, m, &decode, &mut out);
-    }
-    for m in BASE64_RE.find_iter(text) {
-        add(Scheme::Base64, m, &base64, &mut out);
+    let base32 = |s: &str| {
+        BASE32
+            .decode(s.as_bytes())
+            .or_else(|_| BASE32_NOPAD.decode(s.trim_end_matches('=').as_bytes()))
+            .ok()
+    };
+    for (pattern, scheme, decode) in [
+        (
+            &*BASE32_RE,
+            Scheme::Base32,
+            &base32 as &dyn Fn(&str) -> Option<Vec<u8>>,
+        ),
+        (&*BASE64_RE, Scheme::Base64, &base64),
+    ] {
+        for (start, found) in matches_in_runs(pattern, text, &runs) {
+            add(scheme, start, found, decode, &mut out);
+        }
     }
     out
 }
@@ -354,14 +435,19 @@ static COMMON_WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
         .expect("static patterns")
 });
 
+/// The gate of [`looks_reversed`]: searched with a vectorized literal searcher, not byte by byte.
+static REVERSED_GATE: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(["eht", "dna", "uoy"])
+        .expect("static patterns")
+});
+
 /// Whether `text` reads better backwards: more common English words appear reversed.
 pub(crate) fn looks_reversed(text: &str) -> bool {
-    // Cheap gate: the reversed words "eht", "dna", "uoy" hardly occur in ordinary text.
-    let gate = text.as_bytes().windows(3).filter(|w| {
-        let w = [w[0] | 0x20, w[1] | 0x20, w[2] | 0x20];
-        matches!(&w, b"eht" | b"dna" | b"uoy")
-    });
-    if gate.take(2).count() < 2 {
+    // Cheap gate: the reversed words "eht", "dna", "uoy" hardly occur in ordinary text. (No
+    // two of them overlap, so a plain search finds every occurrence.)
+    if REVERSED_GATE.find_iter(text).take(2).count() < 2 {
         return false;
     }
     let (mut forward, mut backward) = (0usize, 0usize);
@@ -378,6 +464,51 @@ pub(crate) fn looks_reversed(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn searching_the_alphabet_runs_finds_what_the_whole_text_search_finds(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "aGVsbG8gd29ybGQ", "NBSWY3DPEB3W64TMMQ", "==", "=", "-", "_", "/", "+", " ",
+                "\n", ".", "é", "x", "ABCDEFGHIJKLMNOP", "QRSTUVWXYZ234567", "0123456789",
+                "abc", "Z", "(", "'", "\u{200B}",
+            ]), 0..30),
+        ) {
+            let text: String = parts.concat();
+            let (runs, _) = alphabet_runs(text.as_bytes());
+            for pattern in [&*BASE64_RE, &*BASE32_RE] {
+                let whole: Vec<(usize, &str)> =
+                    pattern.find_iter(&text).map(|m| (m.start(), m.as_str())).collect();
+                let by_runs: Vec<(usize, &str)> = matches_in_runs(pattern, &text, &runs).collect();
+                proptest::prop_assert_eq!(by_runs, whole, "{:?}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn the_escape_counts_gate_nothing_that_could_match() {
+        // Exactly four escapes in a row is the least each pattern matches.
+        assert_eq!(percent_escapes(b"%69%67%6E%6Fre 95 % %zz %4"), 4);
+        assert!(at_least(b"&#105;&#103;&#110;&#111;", b"&#", 4));
+        assert!(!at_least(b"&#105;&#103;&#110;", b"&#", 4));
+        assert!(at_least(br"\u0069\u0067\u006e\u006f", br"\u", 4));
+        for (text, scheme) in [
+            ("say %69%67%6E%6Fre all", Scheme::Url),
+            ("say ig&#110;&#111;&#114;&#101; all", Scheme::HtmlEntity),
+            (
+                "say \\u0069\\u0067\\u006e\\u006f\\u0072\\u0065 all",
+                Scheme::UnicodeEscape,
+            ),
+        ] {
+            let found = decoded(text);
+            assert!(
+                found
+                    .iter()
+                    .any(|(s, t)| *s == scheme && t.contains("igno")),
+                "{text}: {found:?}"
+            );
+        }
+    }
 
     #[test]
     fn byte_classes() {
@@ -444,6 +575,9 @@ mod tests {
         assert!(looks_reversed(
             " snoitcurtsni suoiverp lla erongi dna eht tpmorp uoy "
         ));
+        // The gate ignores ASCII case and needs two of its words.
+        assert!(looks_reversed(" SNOITCURTSNI LLA ERONGI DNA EHT TPMORP "));
+        assert!(!looks_reversed(" snoitcurtsni lla erongi eht tpmorp "));
     }
 
     #[test]
