@@ -21,9 +21,10 @@
 //! On the `normalized` view, phrases and patterns see lower-case text with invisible
 //! characters removed and whitespace collapsed (see [`View`](super::view)); write them in lower
 //! case. On the `raw` view they see the text as given (for case-sensitive formats such as keys).
-//! All phrases of a pack are compiled into Aho-Corasick automatons, and the literals that
-//! trigger its patterns into one more per view (see `RegexGroup`), so a scan costs a few linear
-//! passes whatever the number of rules, plus one search per pattern whose trigger occurs.
+//! The phrases of a pack and the literals that trigger its patterns are compiled into
+//! Aho-Corasick automatons (see `RegexGroup`; phrases in non-Latin scripts have their own), so a
+//! scan costs a few linear passes whatever the number of rules, plus one search per pattern
+//! whose trigger occurs.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{RegexSet, RegexSetBuilder};
@@ -134,7 +135,7 @@ const MIN_TRIGGER_LEN: usize = 3;
 /// often in a text is searched over the whole text instead (bounds memory on any input).
 const MAX_WINDOWS: usize = 256;
 /// Texts up to this length are searched whole: windows cost more than they save there.
-const MIN_WINDOWED_TEXT: usize = 4096;
+const MIN_WINDOWED_TEXT: usize = 256;
 
 /// The patterns of one view.
 ///
@@ -154,26 +155,43 @@ struct RegexGroup {
     /// For each regex: the rule it belongs to, the regex alone (for spans), and the longest
     /// match it can make on this group's text, if bounded.
     each: Vec<(usize, Regex, Option<usize>)>,
-    /// Every trigger literal, and the index in `each` of the pattern it belongs to.
-    triggers: Option<(AhoCorasick, Vec<usize>)>,
+    /// Every trigger literal, and what it stands for. The pack's phrases that start with an
+    /// ASCII byte share this automaton (as `Literal::Phrase`): one pass over the text finds
+    /// both, where two automatons took two.
+    triggers: Option<(AhoCorasick, Vec<Literal>)>,
     /// The patterns without triggers, and the index in `each` of every member of the set.
     untriggered: Option<(RegexSet, Vec<usize>)>,
 }
 
+/// What a literal of a [`RegexGroup`]'s automaton stands for.
+#[derive(Debug, Clone, Copy)]
+enum Literal {
+    /// A trigger of the pattern at this index of `each`.
+    Trigger(usize),
+    /// A phrase of this rule, matched as whole words.
+    Phrase(usize),
+}
+
 impl RegexGroup {
-    /// Compiles the patterns of one view; `collapsed_whitespace` says that the text searched
-    /// never holds two whitespace characters in a row (the normalized view).
+    /// Compiles the patterns of one view, with `phrases` (folded, and their rules) sharing the
+    /// trigger automaton; `collapsed_whitespace` says that the text searched never holds two
+    /// whitespace characters in a row (the normalized view).
     fn build(
         patterns: &[(usize, String)],
+        phrases: Vec<(String, usize)>,
         case_insensitive: bool,
         collapsed_whitespace: bool,
     ) -> Result<Option<Self>, Error> {
-        if patterns.is_empty() {
+        if patterns.is_empty() && phrases.is_empty() {
             return Ok(None);
         }
         let mut each = Vec::with_capacity(patterns.len());
         let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut owner = Vec::new();
+        for (phrase, rule) in phrases {
+            literals.push(phrase.into_bytes());
+            owner.push(Literal::Phrase(rule));
+        }
         let mut untriggered = Vec::new();
         for (index, (rule, pattern)) in patterns.iter().enumerate() {
             let p = ascii_word_boundaries(pattern);
@@ -198,7 +216,7 @@ impl RegexGroup {
                 Some(found) => {
                     for literal in found {
                         literals.push(literal);
-                        owner.push(index);
+                        owner.push(Literal::Trigger(index));
                     }
                 }
                 None => untriggered.push(index),
@@ -212,7 +230,7 @@ impl RegexGroup {
                 .match_kind(MatchKind::Standard)
                 .kind(Some(AhoCorasickKind::DFA))
                 .build(&literals)
-                .map_err(|e| Error::rules(format!("pattern triggers: {e}")))?;
+                .map_err(|e| Error::rules(format!("phrases and pattern triggers: {e}")))?;
             Some((automaton, owner))
         };
         let untriggered = if untriggered.is_empty() {
@@ -237,13 +255,15 @@ impl RegexGroup {
         }))
     }
 
-    /// Calls `found(rule, start, end)` for every match, in `haystack` coordinates, pattern by
-    /// pattern in pack order.
+    /// Calls `found(rule, start, end)` for every match of a pattern, in `haystack`
+    /// coordinates, pattern by pattern in pack order, and `phrase(rule, start, end)` for every
+    /// whole-word occurrence of a phrase, in text order.
     fn scan(
         &self,
         haystack: &str,
         enabled: &dyn Fn(usize) -> bool,
         found: &mut dyn FnMut(usize, usize, usize),
+        phrase: &mut dyn FnMut(usize, usize, usize),
     ) {
         let n = self.each.len();
         // Patterns to search over the whole text; on long texts, the others' trigger windows.
@@ -256,7 +276,15 @@ impl RegexGroup {
         };
         if let Some((automaton, owner)) = &self.triggers {
             for m in automaton.find_overlapping_iter(haystack) {
-                let i = owner[m.pattern().as_usize()];
+                let i = match owner[m.pattern().as_usize()] {
+                    Literal::Trigger(i) => i,
+                    Literal::Phrase(rule) => {
+                        if enabled(rule) && whole_word(haystack, m.start(), m.end()) {
+                            phrase(rule, m.start(), m.end());
+                        }
+                        continue;
+                    }
+                };
                 if whole[i] {
                     continue;
                 }
@@ -458,23 +486,17 @@ mod triggers {
 struct PhraseGroup {
     automaton: AhoCorasick,
     rule: Vec<usize>,
-    /// Every phrase starts with an ASCII byte (else none does).
-    ascii_start: bool,
 }
 
 impl PhraseGroup {
-    fn build(phrases: Vec<(String, usize)>, ascii_start: bool) -> Result<Self, Error> {
+    fn build(phrases: Vec<(String, usize)>) -> Result<Self, Error> {
         let (phrases, rule): (Vec<String>, Vec<usize>) = phrases.into_iter().unzip();
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&phrases)
             .map_err(|e| Error::rules(format!("phrases: {e}")))?;
-        Ok(Self {
-            automaton,
-            rule,
-            ascii_start,
-        })
+        Ok(Self { automaton, rule })
     }
 }
 
@@ -482,8 +504,9 @@ impl PhraseGroup {
 #[derive(Debug)]
 pub struct RulePack {
     specs: Vec<RuleSpec>,
-    /// Phrase automatons, each with the rule of every phrase it holds (see [`PhraseGroup`]).
-    phrases: Vec<PhraseGroup>,
+    /// The phrases that start with a non-ASCII byte, skipped on ASCII text (where none can
+    /// occur). Those that start with an ASCII byte are in `normalized`'s automaton.
+    other_phrases: Option<PhraseGroup>,
     normalized: Option<RegexGroup>,
     raw: Option<RegexGroup>,
 }
@@ -547,21 +570,22 @@ impl RulePack {
         // DFAs: one table lookup per byte (as an NFA, the builder's default past about a
         // hundred phrases, the 90 phrases of `jailbreak.i18n` cost 0.7 µs per 1 KB prompt,
         // measured). Two of them, about 1.6 MiB each: phrases that start with an ASCII byte,
-        // and phrases in other scripts, which are skipped on all-ASCII text (where none can
-        // occur). One DFA for all took 6.5 MiB.
+        // together with the normalized patterns' triggers (one pass finds both), and phrases
+        // in other scripts, which are skipped on all-ASCII text (where none can occur). One DFA
+        // for all phrases took 6.5 MiB.
         let (ascii, other): (Vec<_>, Vec<_>) = phrases
             .into_iter()
             .zip(phrase_rule)
             .partition(|(phrase, _)| phrase.as_bytes()[0].is_ascii());
-        let phrases = [(ascii, true), (other, false)]
-            .into_iter()
-            .filter(|(group, _)| !group.is_empty())
-            .map(|(group, ascii_start)| PhraseGroup::build(group, ascii_start))
-            .collect::<Result<Vec<_>, Error>>()?;
+        let other_phrases = if other.is_empty() {
+            None
+        } else {
+            Some(PhraseGroup::build(other)?)
+        };
         Ok(Self {
-            phrases,
-            normalized: RegexGroup::build(&normalized, false, true)?,
-            raw: RegexGroup::build(&raw, false, false)?,
+            other_phrases,
+            normalized: RegexGroup::build(&normalized, ascii, false, true)?,
+            raw: RegexGroup::build(&raw, Vec::new(), false, false)?,
             specs,
         })
     }
@@ -580,10 +604,7 @@ impl RulePack {
     ) -> Vec<Hit> {
         let mut hits = Vec::new();
         let text = view.text();
-        for group in &self.phrases {
-            if !group.ascii_start && text.is_ascii() {
-                continue;
-            }
+        if let Some(group) = self.other_phrases.as_ref().filter(|_| !text.is_ascii()) {
             for m in group.automaton.find_overlapping_iter(text) {
                 let rule = group.rule[m.pattern().as_usize()];
                 if enabled(rule) && whole_word(text, m.start(), m.end()) {
@@ -595,20 +616,38 @@ impl RulePack {
             }
         }
         if let Some(group) = &self.normalized {
-            group.scan(text, enabled, &mut |rule, s, e| {
-                hits.push(Hit {
-                    rule,
-                    span: view.to_original(s, e),
-                });
-            });
+            let mut phrase_hits = Vec::new();
+            group.scan(
+                text,
+                enabled,
+                &mut |rule, s, e| {
+                    hits.push(Hit {
+                        rule,
+                        span: view.to_original(s, e),
+                    });
+                },
+                &mut |rule, s, e| {
+                    phrase_hits.push(Hit {
+                        rule,
+                        span: view.to_original(s, e),
+                    });
+                },
+            );
+            hits.extend(phrase_hits);
         }
         if let Some(group) = &self.raw {
-            group.scan(raw, enabled, &mut |rule, s, e| {
-                hits.push(Hit {
-                    rule,
-                    span: Span::new(s, e),
-                })
-            });
+            // The raw view has no phrases.
+            group.scan(
+                raw,
+                enabled,
+                &mut |rule, s, e| {
+                    hits.push(Hit {
+                        rule,
+                        span: Span::new(s, e),
+                    })
+                },
+                &mut |_, _, _| {},
+            );
         }
         hits
     }
@@ -693,7 +732,12 @@ mod tests {
                 for (group, haystack) in [(&pack.normalized, &folded), (&pack.raw, text)] {
                     let Some(group) = group else { continue };
                     let mut found = Vec::new();
-                    group.scan(haystack, &|_| true, &mut |r, s, e| found.push((r, s, e)));
+                    group.scan(
+                        haystack,
+                        &|_| true,
+                        &mut |r, s, e| found.push((r, s, e)),
+                        &mut |_, _, _| {},
+                    );
                     assert_eq!(found, brute_force(group, haystack), "on {haystack:?}");
                 }
             }
