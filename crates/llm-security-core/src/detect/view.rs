@@ -71,13 +71,52 @@ fn mixed_in_line(text: &str, from: usize, to: usize, out: &mut Vec<(usize, usize
     }
 }
 
+/// For each byte of a view, the original byte offset of the character it came from, kept as
+/// pieces: most of a view is original text copied byte for byte, so one piece covers a whole
+/// stretch of it, where a table of one offset per byte took four bytes per byte.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Offsets {
+    /// `(view, original, copied)`, sorted by `view`: from view byte `view` to the next piece,
+    /// byte `view + k` came from original byte `original + k` when `copied`, else every byte
+    /// came from the one character at `original`.
+    pieces: Vec<(u32, u32, bool)>,
+}
+
+impl Offsets {
+    /// View byte `view` is original byte `original`, copied.
+    fn copied(&mut self, view: u32, original: u32) {
+        match self.pieces.last() {
+            Some(&(v, o, true)) if o + (view - v) == original => {}
+            _ => self.pieces.push((view, original, true)),
+        }
+    }
+
+    /// View bytes from `view` on (until the next piece) came from the character at `original`.
+    fn character(&mut self, view: u32, original: u32) {
+        self.pieces.push((view, original, false));
+    }
+
+    /// The original offset of the character view byte `at` came from.
+    fn get(&self, at: usize) -> usize {
+        let i = self
+            .pieces
+            .partition_point(|&(v, _, _)| v as usize <= at)
+            .saturating_sub(1);
+        match self.pieces.get(i) {
+            Some(&(v, o, true)) => o as usize + (at - v as usize),
+            Some(&(_, o, false)) => o as usize,
+            None => 0,
+        }
+    }
+}
+
 /// The normalized text and its offset map.
 #[derive(Debug)]
 pub(crate) struct View<'a> {
     original: &'a str,
     text: String,
-    /// For each byte of `text`, the original byte offset of the character it came from.
-    starts: Vec<u32>,
+    /// Where each byte of `text` came from.
+    offsets: Offsets,
 }
 
 impl<'a> View<'a> {
@@ -102,7 +141,7 @@ impl<'a> View<'a> {
         let mut view = Self {
             original,
             text: String::with_capacity(original.len()),
-            starts: Vec::with_capacity(original.len()),
+            offsets: Offsets::default(),
         };
         let mixed = if original.is_ascii() {
             Vec::new()
@@ -112,19 +151,35 @@ impl<'a> View<'a> {
         let mut mixed_iter = mixed.iter().peekable();
         let mut pending_space: Option<(u32, bool)> = None;
         let mut last_ascii = false;
-        for (pos, c) in original.char_indices() {
+        let bytes = original.as_bytes();
+        let mut pos = 0;
+        while pos < bytes.len() {
             let at = pos as u32;
-            // ASCII first: most of a document is, and it needs no table.
-            if c.is_ascii() && !c.is_ascii_whitespace() && c != '\x0b' {
+            // ASCII first: most of a document is, and it needs no table. A run of ASCII
+            // non-whitespace bytes is copied whole.
+            let ascii_word = |b: u8| b.is_ascii() && !b.is_ascii_whitespace() && b != 0x0b;
+            if ascii_word(bytes[pos]) {
                 if let Some((start, newline)) = pending_space.take()
                     && !view.text.is_empty()
                 {
                     view.push_ascii(if newline { b'\n' } else { b' ' }, start);
                 }
-                view.push_ascii(c.to_ascii_lowercase() as u8, at);
+                let end = bytes[pos..]
+                    .iter()
+                    .position(|&b| !ascii_word(b))
+                    .map_or(bytes.len(), |n| pos + n);
+                view.offsets.copied(view.text.len() as u32, at);
+                let from = view.text.len();
+                view.text.push_str(&original[pos..end]);
+                view.text[from..].make_ascii_lowercase();
                 last_ascii = true;
+                pos = end;
                 continue;
             }
+            let Some(c) = original[pos..].chars().next() else {
+                break;
+            };
+            pos += c.len_utf8();
             if c.is_whitespace() {
                 let newline = c == '\n' || c == '\r';
                 pending_space = Some(match pending_space {
@@ -144,60 +199,78 @@ impl<'a> View<'a> {
             {
                 view.push(if newline { '\n' } else { ' ' }, start);
             }
-            while mixed_iter.peek().is_some_and(|&&(_, e)| e <= pos) {
+            while mixed_iter.peek().is_some_and(|&&(_, e)| e <= at as usize) {
                 mixed_iter.next();
             }
-            let in_mixed = mixed_iter.peek().is_some_and(|&&(s, _)| s <= pos);
+            let in_mixed = mixed_iter.peek().is_some_and(|&&(s, _)| s <= at as usize);
             last_ascii = view.fold(c, at, in_mixed);
         }
         view
     }
 
-    /// The same normalization for ASCII text, byte by byte.
+    /// The same normalization for ASCII text: stretches between whitespace runs are copied
+    /// whole, then lower-cased and their lone whitespace bytes mapped in one pass.
     fn normalized_ascii(original: &'a str) -> Self {
         let bytes = original.as_bytes();
+        let is_space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
         let mut text = Vec::with_capacity(bytes.len());
-        let mut starts = Vec::with_capacity(bytes.len());
-        let mut pending: Option<(u32, bool)> = None;
-        for (pos, &b) in bytes.iter().enumerate() {
-            let at = pos as u32;
-            if b.is_ascii_whitespace() || b == 0x0b {
-                let newline = b == b'\n' || b == b'\r';
-                pending = Some(match pending {
-                    Some((start, nl)) => (start, nl || newline),
-                    None => (at, newline),
-                });
-                continue;
-            }
-            if let Some((start, newline)) = pending.take()
-                && !text.is_empty()
+        let mut offsets = Offsets::default();
+        let mut i = bytes
+            .iter()
+            .position(|&b| !is_space(b))
+            .unwrap_or(bytes.len());
+        while i < bytes.len() {
+            // A stretch: non-whitespace bytes and lone whitespace bytes, copied as they are.
+            let start = i;
+            while i < bytes.len()
+                && !(is_space(bytes[i]) && bytes.get(i + 1).is_none_or(|&b| is_space(b)))
             {
-                text.push(if newline { b'\n' } else { b' ' });
-                starts.push(start);
+                i += 1;
             }
-            text.push(b.to_ascii_lowercase());
-            starts.push(at);
+            offsets.copied(text.len() as u32, start as u32);
+            text.extend_from_slice(&bytes[start..i]);
+            // A run of two or more whitespace bytes (or one at the end): one space, or a
+            // newline if the run holds one, where the run starts; none at the end of the text.
+            let run = i;
+            let mut newline = false;
+            while i < bytes.len() && is_space(bytes[i]) {
+                newline |= bytes[i] == b'\n' || bytes[i] == b'\r';
+                i += 1;
+            }
+            if i > run && i < bytes.len() {
+                offsets.copied(text.len() as u32, run as u32);
+                text.push(if newline { b'\n' } else { b' ' });
+            }
+        }
+        for b in &mut text {
+            *b = match *b {
+                b'\r' => b'\n',
+                b'\t' | 0x0b | 0x0c => b' ',
+                other => other.to_ascii_lowercase(),
+            };
         }
         let text = String::from_utf8(text).unwrap_or_default();
         Self {
             original,
             text,
-            starts,
+            offsets,
         }
     }
 
     /// Appends one ASCII byte.
     fn push_ascii(&mut self, b: u8, at: u32) {
         debug_assert!(b.is_ascii());
+        self.offsets.copied(self.text.len() as u32, at);
         self.text.push(char::from(b));
-        self.starts.push(at);
     }
 
     fn push(&mut self, c: char, at: u32) {
-        let before = self.text.len();
+        if c.is_ascii() {
+            self.offsets.copied(self.text.len() as u32, at);
+        } else {
+            self.offsets.character(self.text.len() as u32, at);
+        }
         self.text.push(c);
-        self.starts
-            .extend(std::iter::repeat_n(at, self.text.len() - before));
     }
 
     /// Appends the folded form of the non-ASCII `c`; returns whether it became ASCII.
@@ -246,8 +319,8 @@ impl<'a> View<'a> {
     /// Maps the view range `[start, end)` (non-empty, on view char boundaries) back to the
     /// smallest original span that covers it.
     pub(crate) fn to_original(&self, start: usize, end: usize) -> Span {
-        let s = self.starts[start] as usize;
-        let last = self.starts[end - 1] as usize;
+        let s = self.offsets.get(start);
+        let last = self.offsets.get(end - 1);
         let e = last
             + self.original[last..]
                 .chars()
@@ -285,7 +358,8 @@ mod tests {
             let fast = View::normalized_ascii(&text);
             let general = View::normalized_any(&text);
             proptest::prop_assert_eq!(fast.text(), general.text());
-            proptest::prop_assert_eq!(&fast.starts, &general.starts);
+            let every = |v: &View<'_>| (0..v.text().len()).map(|i| v.offsets.get(i)).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(every(&fast), every(&general));
         }
     }
 
