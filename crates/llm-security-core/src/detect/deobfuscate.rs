@@ -1,9 +1,17 @@
 //! Undoing letter spacing (`i g n o r e`), punctuation padding (`i.g.n.o.r.e`) and leetspeak
 //! (`1gn0r3`), for the rules. Every output byte remembers the original byte it came from.
 
+use std::ops::Range;
+
 /// Separators between the letters of a spaced-out word.
 fn separator(c: char) -> bool {
     matches!(c, ' ' | '.' | '-' | '_' | '*' | '|' | '/' | '+')
+}
+
+/// What may stand on either side of one spaced-out character: a separator, or the start or end
+/// of a line. A run of spaced-out characters never continues across a line break.
+fn bounds_single(b: u8) -> bool {
+    separator(b as char) || b == b'\n' || b == b'\r'
 }
 
 fn leet(c: char) -> Option<char> {
@@ -19,64 +27,96 @@ fn leet(c: char) -> Option<char> {
     })
 }
 
-/// Byte classes for the first look: separator, letter or digit, digit or look-alike symbol.
+/// Byte class bits for the first look: separator, letter or digit, look-alike digit or symbol,
+/// letter.
 const SEP: u8 = 1;
 const ALNUM: u8 = 2;
-const SIGN: u8 = 4;
+const LEET: u8 = 4;
+const ALPHA: u8 = 8;
 
-static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        let mut k = 0;
-        if matches!(b, b' ' | b'.' | b'-' | b'_' | b'*' | b'|' | b'/' | b'+') {
-            k |= SEP;
-        }
-        if b.is_ascii_alphanumeric() {
-            k |= ALNUM;
-        }
-        if b.is_ascii_digit() || matches!(b, b'@' | b'$' | b'!') {
-            k |= SIGN;
-        }
-        t[c] = k;
-        c += 1;
-    }
-    t
-};
-
-/// A branch-free first look that ordinary prose fails: at least two lone characters between
-/// separators, or any digit or look-alike symbol at all. Only texts that pass it get the
+/// A branch-free first look that ordinary prose fails: two characters, each between separators,
+/// at most four bytes apart (` a b `, not the articles of ` a cat and a dog`), or a letter next
+/// to a look-alike digit or symbol (a leetspeak word has one). Returns, per byte of `b`, whether
+/// either starts there (`None` if neither shows anywhere); only the lines with a mark get the
 /// precise look of [`precise_look`].
-fn worth_trying(b: &[u8]) -> bool {
-    let (mut lone, mut any) = (0u32, 0u8);
-    let (mut prev2, mut prev1) = (0u8, 0u8);
-    for &c in b {
-        let k = CLASS[usize::from(c)];
-        any |= k;
-        lone += u32::from(prev2 & k & SEP & ((prev1 & ALNUM) >> 1));
-        (prev2, prev1) = (prev1, k);
+fn sign_marks(b: &[u8]) -> Option<Vec<u8>> {
+    // Classes are computed for a block at a time by comparisons alone, which the compiler turns
+    // into vector instructions; blocks overlap by six bytes so that every stretch of seven, the
+    // most one test below reads, lies whole in a block.
+    const BLOCK: usize = 1024;
+    let mut marks = vec![0u8; b.len()];
+    let mut any = 0u8;
+    let mut class = [0u8; BLOCK];
+    let mut lone = [0u8; BLOCK];
+    let mut at = 0;
+    while at + 1 < b.len() {
+        let block = &b[at..b.len().min(at + BLOCK)];
+        let class = &mut class[..block.len()];
+        for (k, &c) in class.iter_mut().zip(block) {
+            let lower = c | 0x20;
+            let alpha = lower.wrapping_sub(b'a') < 26;
+            let digit = c.wrapping_sub(b'0') < 10;
+            let leet = matches!(
+                c,
+                b'0' | b'1' | b'3' | b'4' | b'5' | b'7' | b'8' | b'@' | b'$' | b'!'
+            );
+            let sep = matches!(c, b' ' | b'.' | b'-' | b'_' | b'*' | b'|' | b'/' | b'+');
+            *k = (u8::from(sep) * SEP)
+                | (u8::from(alpha || digit) * ALNUM)
+                | (u8::from(leet) * LEET)
+                | (u8::from(alpha) * ALPHA);
+        }
+        let mark = &mut marks[at..at + block.len()];
+        for ((m, &k0), &k1) in mark.iter_mut().zip(&*class).zip(&class[1..]) {
+            *m |= ((k0 >> 1) & k1 & LEET) | ((k0 << 1) & k1 & ALPHA);
+        }
+        // `lone[t]`: byte `t + 1` is a letter or digit between two separators.
+        let lone = &mut lone[..block.len() - 2];
+        for (((l, &k0), &k1), &k2) in lone
+            .iter_mut()
+            .zip(&*class)
+            .zip(&class[1..])
+            .zip(&class[2..])
+        {
+            *l = k0 & k2 & SEP & ((k1 & ALNUM) >> 1);
+        }
+        // Spaced-out letters stand one to three separators apart.
+        for d in 2..=4 {
+            let far = lone.get(d..).unwrap_or_default();
+            for ((m, &l0), &l1) in mark.iter_mut().zip(&*lone).zip(far) {
+                *m |= l0 & l1;
+            }
+        }
+        any |= mark.iter().fold(0, |a, &m| a | m);
+        if block.len() < BLOCK {
+            break;
+        }
+        at += BLOCK - 6;
     }
-    (lone >= 2 || any & SIGN != 0) && precise_look(b)
+    (any != 0).then_some(marks)
 }
 
-/// An allocation-free look for either sign: four single characters in a row, each followed by a
-/// separator, or a word mixing letters with look-alike digits or symbols.
+/// An allocation-free look for either sign: four single characters in a row, one to three
+/// separators apart (what [`deobfuscate`] joins), or a word mixing letters with look-alike
+/// digits or symbols.
 fn precise_look(b: &[u8]) -> bool {
-    let mut singles = 0usize;
+    let (mut singles, mut gap) = (0usize, 0usize);
     let (mut letters, mut leets, mut len) = (0usize, 0usize, 0usize);
     for (i, &c) in b.iter().enumerate() {
         let alnum = c.is_ascii_alphanumeric();
         let is_single = alnum
-            && (i == 0 || separator(b[i - 1] as char))
-            && (i + 1 == b.len() || separator(b[i + 1] as char));
+            && (i == 0 || bounds_single(b[i - 1]))
+            && (i + 1 == b.len() || bounds_single(b[i + 1]));
         if is_single {
-            singles += 1;
+            singles = if gap <= 3 { singles + 1 } else { 1 };
+            gap = 0;
             if singles >= 4 {
                 return true;
             }
         } else if alnum || !separator(c as char) {
             singles = 0;
+        } else {
+            gap += 1;
         }
         if alnum || matches!(c, b'@' | b'$' | b'!') {
             len += 1;
@@ -92,6 +132,46 @@ fn precise_look(b: &[u8]) -> bool {
     letters >= 1 && leets >= 1 && letters + leets == len && len >= 3
 }
 
+/// The parts of `text` worth deobfuscating, as byte ranges of whole lines: every ASCII line that
+/// shows letter spacing, padding or leetspeak, with the ASCII lines just before and after it (a
+/// phrase may go on across a line break), merged where they touch. Spacing and leetspeak never
+/// reach across a line break, so deobfuscating a range gives what deobfuscating the whole text
+/// gives there; a long document with one `v1.2` or `sha256` in it costs a few lines, not a second
+/// scan of the document, and a non-ASCII character elsewhere no longer hides the rest.
+pub(crate) fn regions(text: &str) -> Vec<Range<usize>> {
+    let b = text.as_bytes();
+    let Some(marks) = sign_marks(b) else {
+        return Vec::new();
+    };
+    let line_end = |at: usize| memchr::memchr(b'\n', &b[at..]).map_or(b.len(), |i| at + i);
+    let mut out: Vec<Range<usize>> = Vec::new();
+    let mut previous: Option<Range<usize>> = None;
+    let mut start = 0;
+    while start <= b.len() {
+        let end = line_end(start);
+        let line = &b[start..end];
+        let marked = marks[start..end].iter().fold(0, |a, &m| a | m) != 0;
+        if marked && line.is_ascii() && precise_look(line) {
+            let before = previous
+                .as_ref()
+                .filter(|p| b[(*p).clone()].is_ascii())
+                .map_or(start, |p| p.start);
+            let after = Some(end + 1)
+                .filter(|&next| next <= b.len())
+                .map(|next| next..line_end(next))
+                .filter(|next| b[next.clone()].is_ascii())
+                .map_or(end, |next| next.end);
+            match out.last_mut() {
+                Some(last) if before <= last.end + 1 => last.end = last.end.max(after),
+                _ => out.push(before..after),
+            }
+        }
+        previous = Some(start..end);
+        start = end + 1;
+    }
+    out
+}
+
 /// The deobfuscated text and, per output byte, the original byte offset of its character; `None`
 /// when the text shows neither spacing, padding nor leetspeak.
 pub(crate) fn deobfuscate(text: &str) -> Option<(String, Vec<usize>)> {
@@ -99,15 +179,15 @@ pub(crate) fn deobfuscate(text: &str) -> Option<(String, Vec<usize>)> {
         return None;
     }
     let b = text.as_bytes();
-    if !worth_trying(b) {
+    if !precise_look(b) {
         return None;
     }
     // 1. Letter spacing and punctuation padding: runs of at least four single characters, each
     //    followed by one separator. Two or more spaces inside a run are a word break.
     let single = |i: usize| {
         b[i].is_ascii_alphanumeric()
-            && (i == 0 || separator(b[i - 1] as char))
-            && (i + 1 == b.len() || separator(b[i + 1] as char))
+            && (i == 0 || bounds_single(b[i - 1]))
+            && (i + 1 == b.len() || bounds_single(b[i + 1]))
     };
     let mut keep: Vec<Option<char>> = b.iter().map(|&c| Some(c as char)).collect();
     let mut changed = false;
@@ -208,12 +288,95 @@ mod tests {
     }
 
     #[test]
+    fn regions_are_the_lines_that_need_it_and_their_neighbours() {
+        let doc = "intro\nplain\nsay 1gn0r3\nall\nfar\naway\nt h i s  o n e\nend\n\u{2192} no";
+        let found: Vec<&str> = regions(doc).into_iter().map(|r| &doc[r]).collect();
+        assert_eq!(
+            found,
+            ["plain\nsay 1gn0r3\nall", "away\nt h i s  o n e\nend"]
+        );
+        assert!(regions("What is the capital of France?\nParis.").is_empty());
+        // Non-ASCII lines are neither looked at nor added as context.
+        assert_eq!(regions("\u{00e9}t\u{00e9}\n1gn0r3 it"), vec![6..15]);
+        assert!(regions("1gn0r3 \u{2192}").is_empty());
+        assert_eq!(text("Hi\nI g n o r e"), Some("Hi\nIgnore".into()));
+    }
+
+    #[test]
+    fn first_look_sees_signs_at_every_block_boundary() {
+        let prose = "word ".repeat(440);
+        // Cuts around the block boundaries (blocks start every 1018 bytes).
+        for cut in (0..=prose.len()).filter(|c| !(12..1006).contains(&(c % 1018))) {
+            // Each with only the one letter-leet pair or the two lone characters the first
+            // look needs, so a pair or triple lost across a boundary fails the test.
+            for sign in [
+                " ss4 ",
+                "\na b c d\n",
+                "\na  b  c  d\n",
+                "\nx - y - z - w\n",
+            ] {
+                let t = format!("{}{sign}{}", &prose[..cut], &prose[cut..]);
+                let regions = regions(&t);
+                assert!(sign_marks(t.as_bytes()).is_some(), "{cut} {sign}");
+                assert_eq!(regions.len(), 1, "{cut} {sign}");
+                assert!(t[regions[0].clone()].contains(sign.trim()), "{cut} {sign}");
+            }
+            assert!(sign_marks(&prose.as_bytes()[..cut]).is_none());
+        }
+    }
+
+    proptest::proptest! {
+        /// The branch-free first look passes every text the precise look would.
+        #[test]
+        fn first_look_is_a_superset(t in "[a-cA0-9!@$#% .\n_-]{0,40}") {
+            let first = sign_marks(t.as_bytes()).is_some();
+            proptest::prop_assert_eq!(first && precise_look(t.as_bytes()), precise_look(t.as_bytes()));
+        }
+
+        /// Every line the precise look flags lies in a region.
+        #[test]
+        fn regions_cover_every_flagged_line(t in "[a-c0-4 .\n\u{e9}-]{0,200}") {
+            let regions = regions(&t);
+            let mut start = 0;
+            for line in t.split('\n') {
+                if line.is_ascii() && precise_look(line.as_bytes()) {
+                    let end = start + line.len();
+                    proptest::prop_assert!(regions.iter().any(|r| r.start <= start && end <= r.end), "{:?}", line);
+                }
+                start += line.len() + 1;
+            }
+        }
+
+        /// What [`regions`] relies on: undoing a text line by line gives the same text and map
+        /// as undoing it whole.
+        #[test]
+        fn undoing_is_line_local(t in "[a-d0-3!@ .\n-]{0,80}") {
+            let whole = deobfuscate(&t).unwrap_or_else(|| (t.clone(), (0..t.len()).collect()));
+            let (mut text, mut map) = (String::new(), Vec::new());
+            let mut start = 0;
+            for line in t.split('\n') {
+                if start > 0 {
+                    text.push('\n');
+                    map.push(start - 1);
+                }
+                let (l, m) = deobfuscate(line).unwrap_or_else(|| (line.to_owned(), (0..line.len()).collect()));
+                text.push_str(&l);
+                map.extend(m.into_iter().map(|p| p + start));
+                start += line.len() + 1;
+            }
+            proptest::prop_assert_eq!(whole, (text, map));
+        }
+    }
+
+    #[test]
     fn leaves_ordinary_text_alone() {
         assert_eq!(
             text("Version 1.0.3 is out; the score was 3-1 at 10:45."),
             None
         );
         assert_eq!(text("Call 555-0132 or visit room 4B."), None);
+        assert!(!precise_look(b"a    b    c    d"));
+        assert!(sign_marks(b"There is a cat and a dog, I think, and a bird.").is_none());
         assert_eq!(text("What is the capital of France?"), None);
     }
 }

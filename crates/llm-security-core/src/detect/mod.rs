@@ -242,38 +242,46 @@ impl Detectors {
     }
 }
 
-/// Rules on the text with letter spacing, padding and leetspeak undone; only rules that did not
-/// already fire on the plain text are reported, with spans in the original.
+/// Rules on the text with letter spacing, padding and leetspeak undone (in the lines that show
+/// them, see [`deobfuscate::regions`]); only rules that did not already fire on the plain text are
+/// reported, with spans in the original.
 fn deobfuscated(
     packs: &[&RulePack],
     text: &str,
     kinds: &dyn Fn(&ThreatKind) -> bool,
     found: &[Threat],
 ) -> Vec<Threat> {
-    let Some((clear, map)) = deobfuscate::deobfuscate(text) else {
-        return Vec::new();
-    };
-    let view = View::normalized(&clear);
-    let original_span = |s: Span| {
-        let start = map[s.start];
-        let last = map[s.end - 1];
-        Span::new(
-            start,
-            last + text[last..].chars().next().map_or(1, char::len_utf8),
-        )
-    };
+    let mut hits: Vec<Vec<rules::Hit>> = vec![Vec::new(); packs.len()];
+    for range in deobfuscate::regions(text) {
+        let Some((clear, map)) = deobfuscate::deobfuscate(&text[range.clone()]) else {
+            continue;
+        };
+        let view = View::normalized(&clear);
+        let original_span = |s: Span| {
+            let start = range.start + map[s.start];
+            let last = range.start + map[s.end - 1];
+            Span::new(
+                start,
+                last + text[last..].chars().next().map_or(1, char::len_utf8),
+            )
+        };
+        for (pack, hits) in packs.iter().zip(&mut hits) {
+            hits.extend(
+                pack.scan(&view, &clear, &|i| kinds(&pack.specs()[i].kind))
+                    .into_iter()
+                    .map(|h| rules::Hit {
+                        rule: h.rule,
+                        span: original_span(h.span),
+                    })
+                    .filter(|h| !found.iter().any(|t| t.rule == pack.specs()[h.rule].id)),
+            );
+        }
+    }
     let mut threats = Vec::new();
-    for pack in packs {
-        let hits: Vec<_> = pack
-            .scan(&view, &clear, &|i| kinds(&pack.specs()[i].kind))
-            .into_iter()
-            .map(|h| rules::Hit {
-                rule: h.rule,
-                span: original_span(h.span),
-            })
-            .filter(|h| !found.iter().any(|t| t.rule == pack.specs()[h.rule].id))
-            .collect();
-        threats.extend(threats_from_hits(pack, hits, text));
+    for (pack, hits) in packs.iter().zip(hits) {
+        if !hits.is_empty() {
+            threats.extend(threats_from_hits(pack, hits, text));
+        }
     }
     for t in &mut threats {
         t.message = format!("{} (after undoing letter spacing or leetspeak)", t.message);
