@@ -426,32 +426,37 @@ pub(crate) fn looks_rot13(text: &str) -> bool {
     letters >= 20 && common * 100 < letters * 33
 }
 
+/// Common English words and their reversals, each between two spaces. The trailing space is
+/// checked by hand: without it no two matches can overlap (each pattern starts with the only
+/// space it holds), so a plain leftmost search, which can use the vectorized literal searcher,
+/// counts what an overlapping search for the spaced words would.
 static COMMON_WORDS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
     aho_corasick::AhoCorasick::builder()
         .ascii_case_insensitive(true)
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
         .build([
-            " the ", " and ", " you ", " all ", " to ", " eht ", " dna ", " uoy ", " lla ", " ot ",
+            " the", " and", " you", " all", " to", " eht", " dna", " uoy", " lla", " ot",
         ])
         .expect("static patterns")
 });
 
-/// The gate of [`looks_reversed`]: searched with a vectorized literal searcher, not byte by byte.
-static REVERSED_GATE: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
-    aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(["eht", "dna", "uoy"])
-        .expect("static patterns")
-});
+/// The gate of [`looks_reversed`]: a regex, because `regex` searches for the 24 case variants of
+/// these words with a vectorized literal searcher, where a case-insensitive `aho-corasick`
+/// automaton walks the text byte by byte. (No two of the words overlap, so a plain search finds
+/// every occurrence.)
+static REVERSED_GATE: LazyLock<Regex> = LazyLock::new(|| re("(?i)eht|dna|uoy"));
 
 /// Whether `text` reads better backwards: more common English words appear reversed.
 pub(crate) fn looks_reversed(text: &str) -> bool {
-    // Cheap gate: the reversed words "eht", "dna", "uoy" hardly occur in ordinary text. (No
-    // two of them overlap, so a plain search finds every occurrence.)
+    // Cheap gate: the reversed words "eht", "dna", "uoy" hardly occur in ordinary text.
     if REVERSED_GATE.find_iter(text).take(2).count() < 2 {
         return false;
     }
     let (mut forward, mut backward) = (0usize, 0usize);
-    for m in COMMON_WORDS.find_overlapping_iter(text) {
+    for m in COMMON_WORDS.find_iter(text) {
+        if text.as_bytes().get(m.end()) != Some(&b' ') {
+            continue;
+        }
         if m.pattern().as_usize() < 5 {
             forward += 1;
         } else {
@@ -465,7 +470,38 @@ pub(crate) fn looks_reversed(text: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The overlapping search [`looks_reversed`] used to run, kept to check the fast one against.
+    fn reversed_by_overlapping_search(text: &str) -> bool {
+        let words = aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build([
+                " the ", " and ", " you ", " all ", " to ", " eht ", " dna ", " uoy ", " lla ",
+                " ot ",
+            ])
+            .expect("static patterns");
+        let (mut forward, mut backward) = (0usize, 0usize);
+        for m in words.find_overlapping_iter(text) {
+            if m.pattern().as_usize() < 5 {
+                forward += 1;
+            } else {
+                backward += 1;
+            }
+        }
+        REVERSED_GATE.find_iter(text).take(2).count() >= 2 && backward >= 2 && backward > forward
+    }
+
     proptest::proptest! {
+        #[test]
+        fn the_reversed_text_check_counts_as_the_overlapping_search_did(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                " ", "the", "THE", "eht", "EhT", "and", "dna", "you", "uoy", "all", "lla", "to",
+                "ot", "tothe", "x", "\n", "é",
+            ]), 0..40),
+        ) {
+            let text: String = parts.concat();
+            proptest::prop_assert_eq!(looks_reversed(&text), reversed_by_overlapping_search(&text));
+        }
+
         #[test]
         fn searching_the_alphabet_runs_finds_what_the_whole_text_search_finds(
             parts in proptest::collection::vec(proptest::sample::select(vec![

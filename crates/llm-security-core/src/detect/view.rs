@@ -20,6 +20,22 @@ pub(crate) fn is_invisible(c: char) -> bool {
         | '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}')
 }
 
+/// The offset of the first non-ASCII byte of `bytes` from `from` on (or the length): 32 bytes
+/// at a time with a vectorized test, then byte by byte in the block that has one.
+fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
+    let mut at = from;
+    while let Some(block) = bytes.get(at..at + 32) {
+        if !block.is_ascii() {
+            break;
+        }
+        at += 32;
+    }
+    bytes[at..]
+        .iter()
+        .position(|b| !b.is_ascii())
+        .map_or(bytes.len(), |n| at + n)
+}
+
 /// Byte ranges of words that mix Latin letters with Latin look-alikes of another script.
 fn mixed_script_words(text: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
@@ -110,158 +126,96 @@ impl Offsets {
     }
 }
 
-/// The normalized text and its offset map.
-#[derive(Debug)]
-pub(crate) struct View<'a> {
+/// A view under construction: the text as bytes (copied ASCII is lower-cased and its lone
+/// whitespace bytes mapped in one pass at the end) and the offset map.
+struct Builder<'a> {
     original: &'a str,
-    text: String,
-    /// Where each byte of `text` came from.
+    text: Vec<u8>,
     offsets: Offsets,
+    /// A whitespace run not yet written: where it started, and whether it held a line break.
+    pending: Option<(u32, bool)>,
+    /// Whether the last character written was (or became) ASCII: combining marks after it are
+    /// diacritics or Zalgo stacks on a Latin letter, and are dropped.
+    last_ascii: bool,
 }
 
-impl<'a> View<'a> {
-    /// Builds the normalized view of `original`, which must be shorter than 4 GiB (the engine
-    /// refuses longer inputs before it gets here).
-    ///
-    /// Beyond case, whitespace and invisible characters, non-ASCII text is folded towards the
-    /// Latin letters an attacker disguised: fullwidth, mathematical and enclosed letters become
-    /// ASCII, diacritics and stacked marks on Latin letters are dropped, compatibility forms
-    /// (ligatures) are decomposed, and inside a word that mixes Latin with look-alike letters of
-    /// another script those letters become their Latin look-alikes. Words written in one script
-    /// are left in that script.
-    pub(crate) fn normalized(original: &'a str) -> Self {
-        if original.is_ascii() {
-            return Self::normalized_ascii(original);
-        }
-        Self::normalized_any(original)
-    }
+/// Whitespace for the view: ASCII whitespace and the vertical tab.
+fn is_space(b: u8) -> bool {
+    b.is_ascii_whitespace() || b == 0x0b
+}
 
-    /// The general path, for any text.
-    fn normalized_any(original: &'a str) -> Self {
-        let mut view = Self {
-            original,
-            text: String::with_capacity(original.len()),
-            offsets: Offsets::default(),
-        };
-        let mixed = if original.is_ascii() {
-            Vec::new()
-        } else {
-            mixed_script_words(original)
-        };
-        let mut mixed_iter = mixed.iter().peekable();
-        let mut pending_space: Option<(u32, bool)> = None;
-        let mut last_ascii = false;
-        let bytes = original.as_bytes();
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let at = pos as u32;
-            // ASCII first: most of a document is, and it needs no table. A run of ASCII
-            // non-whitespace bytes is copied whole.
-            let ascii_word = |b: u8| b.is_ascii() && !b.is_ascii_whitespace() && b != 0x0b;
-            if ascii_word(bytes[pos]) {
-                if let Some((start, newline)) = pending_space.take()
-                    && !view.text.is_empty()
-                {
-                    view.push_ascii(if newline { b'\n' } else { b' ' }, start);
-                }
-                let end = bytes[pos..]
-                    .iter()
-                    .position(|&b| !ascii_word(b))
-                    .map_or(bytes.len(), |n| pos + n);
-                view.offsets.copied(view.text.len() as u32, at);
-                let from = view.text.len();
-                view.text.push_str(&original[pos..end]);
-                view.text[from..].make_ascii_lowercase();
-                last_ascii = true;
-                pos = end;
-                continue;
-            }
-            let Some(c) = original[pos..].chars().next() else {
-                break;
-            };
-            pos += c.len_utf8();
-            if c.is_whitespace() {
-                let newline = c == '\n' || c == '\r';
-                pending_space = Some(match pending_space {
-                    Some((start, nl)) => (start, nl || newline),
-                    None => (at, newline),
-                });
-                continue;
-            }
-            if is_invisible(c) {
-                continue;
-            }
-            if !c.is_ascii() && last_ascii && is_combining_mark(c) {
-                continue; // diacritics and Zalgo stacks on Latin letters
-            }
-            if let Some((start, newline)) = pending_space.take()
-                && !view.text.is_empty()
-            {
-                view.push(if newline { '\n' } else { ' ' }, start);
-            }
-            while mixed_iter.peek().is_some_and(|&&(_, e)| e <= at as usize) {
-                mixed_iter.next();
-            }
-            let in_mixed = mixed_iter.peek().is_some_and(|&&(s, _)| s <= at as usize);
-            last_ascii = view.fold(c, at, in_mixed);
-        }
-        view
-    }
-
-    /// The same normalization for ASCII text: stretches between whitespace runs are copied
-    /// whole, then lower-cased and their lone whitespace bytes mapped in one pass.
-    fn normalized_ascii(original: &'a str) -> Self {
-        let bytes = original.as_bytes();
-        let is_space = |b: u8| b.is_ascii_whitespace() || b == 0x0b;
-        let mut text = Vec::with_capacity(bytes.len());
-        let mut offsets = Offsets::default();
-        let mut i = bytes
-            .iter()
-            .position(|&b| !is_space(b))
-            .unwrap_or(bytes.len());
-        while i < bytes.len() {
-            // A stretch: non-whitespace bytes and lone whitespace bytes, copied as they are.
-            let start = i;
-            while i < bytes.len()
-                && !(is_space(bytes[i]) && bytes.get(i + 1).is_none_or(|&b| is_space(b)))
-            {
-                i += 1;
-            }
-            offsets.copied(text.len() as u32, start as u32);
-            text.extend_from_slice(&bytes[start..i]);
-            // A run of two or more whitespace bytes (or one at the end): one space, or a
-            // newline if the run holds one, where the run starts; none at the end of the text.
-            let run = i;
-            let mut newline = false;
-            while i < bytes.len() && is_space(bytes[i]) {
-                newline |= bytes[i] == b'\n' || bytes[i] == b'\r';
-                i += 1;
-            }
-            if i > run && i < bytes.len() {
-                offsets.copied(text.len() as u32, run as u32);
-                text.push(if newline { b'\n' } else { b' ' });
-            }
-        }
-        for b in &mut text {
-            *b = match *b {
-                b'\r' => b'\n',
-                b'\t' | 0x0b | 0x0c => b' ',
-                other => other.to_ascii_lowercase(),
-            };
-        }
-        let text = String::from_utf8(text).unwrap_or_default();
+impl<'a> Builder<'a> {
+    fn new(original: &'a str) -> Self {
         Self {
             original,
-            text,
-            offsets,
+            text: Vec::with_capacity(original.len()),
+            offsets: Offsets::default(),
+            pending: None,
+            last_ascii: false,
         }
     }
 
-    /// Appends one ASCII byte.
-    fn push_ascii(&mut self, b: u8, at: u32) {
-        debug_assert!(b.is_ascii());
-        self.offsets.copied(self.text.len() as u32, at);
-        self.text.push(char::from(b));
+    /// Writes the pending whitespace run, if any and if the view has text before it: a line
+    /// break if the run held one, else one space.
+    fn flush_space(&mut self) {
+        if let Some((start, newline)) = self.pending.take()
+            && !self.text.is_empty()
+        {
+            self.offsets.copied(self.text.len() as u32, start);
+            self.text.push(if newline { b'\n' } else { b' ' });
+        }
+    }
+
+    /// Adds whitespace starting at `start` to the pending run.
+    fn space(&mut self, start: u32, newline: bool) {
+        self.pending = Some(match self.pending {
+            Some((s, nl)) => (s, nl || newline),
+            None => (start, newline),
+        });
+    }
+
+    /// The ASCII bytes `original[from..to]`. A stretch of non-whitespace bytes and the lone
+    /// whitespace bytes between them is copied whole; longer whitespace runs, and one at `to`
+    /// (the character after it may be whitespace too), go through the pending run.
+    fn ascii(&mut self, from: usize, to: usize) {
+        let bytes = &self.original.as_bytes()[..to];
+        let run_starts =
+            |i: usize| is_space(bytes[i]) && bytes.get(i + 1).is_none_or(|&b| is_space(b));
+        let mut i = from;
+        while i < to {
+            if is_space(bytes[i])
+                && (run_starts(i) || self.pending.is_some() || self.text.is_empty())
+            {
+                let start = i;
+                let mut newline = false;
+                while i < to && is_space(bytes[i]) {
+                    newline |= bytes[i] == b'\n' || bytes[i] == b'\r';
+                    i += 1;
+                }
+                self.space(start as u32, newline);
+                continue;
+            }
+            self.flush_space();
+            let start = i;
+            while i < to && !run_starts(i) {
+                i += 1;
+            }
+            self.offsets.copied(self.text.len() as u32, start as u32);
+            self.text.extend_from_slice(&bytes[start..i]);
+            self.last_ascii = true;
+        }
+    }
+
+    /// One non-ASCII character at original offset `at`.
+    fn other(&mut self, c: char, at: u32, in_mixed_word: bool) {
+        if c.is_whitespace() {
+            self.space(at, false);
+        } else if is_invisible(c) || (self.last_ascii && is_combining_mark(c)) {
+            // Dropped: invisible, or a diacritic (or a Zalgo stack) on a Latin letter.
+        } else {
+            self.flush_space();
+            self.last_ascii = self.fold(c, at, in_mixed_word);
+        }
     }
 
     fn push(&mut self, c: char, at: u32) {
@@ -270,7 +224,8 @@ impl<'a> View<'a> {
         } else {
             self.offsets.character(self.text.len() as u32, at);
         }
-        self.text.push(c);
+        self.text
+            .extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
     }
 
     /// Appends the folded form of the non-ASCII `c`; returns whether it became ASCII.
@@ -304,6 +259,81 @@ impl<'a> View<'a> {
             self.push(l, at);
         }
         false
+    }
+
+    /// Lower-cases the copied ASCII and maps its lone whitespace bytes (`\r` to a line break,
+    /// tabs and form feeds to a space), in one pass that leaves every other byte as it is.
+    fn finish(mut self) -> View<'a> {
+        for b in &mut self.text {
+            let upper = b.wrapping_sub(b'A') < 26;
+            *b = match *b {
+                b'\r' => b'\n',
+                b'\t' | 0x0b | 0x0c => b' ',
+                other => other | (u8::from(upper) << 5),
+            };
+        }
+        View {
+            original: self.original,
+            text: String::from_utf8(self.text).unwrap_or_default(),
+            offsets: self.offsets,
+        }
+    }
+}
+
+/// The normalized text and its offset map.
+#[derive(Debug)]
+pub(crate) struct View<'a> {
+    original: &'a str,
+    text: String,
+    /// Where each byte of `text` came from.
+    offsets: Offsets,
+}
+
+impl<'a> View<'a> {
+    /// Builds the normalized view of `original`, which must be shorter than 4 GiB (the engine
+    /// refuses longer inputs before it gets here).
+    ///
+    /// Beyond case, whitespace and invisible characters, non-ASCII text is folded towards the
+    /// Latin letters an attacker disguised: fullwidth, mathematical and enclosed letters become
+    /// ASCII, diacritics and stacked marks on Latin letters are dropped, compatibility forms
+    /// (ligatures) are decomposed, and inside a word that mixes Latin with look-alike letters of
+    /// another script those letters become their Latin look-alikes. Words written in one script
+    /// are left in that script.
+    pub(crate) fn normalized(original: &'a str) -> Self {
+        let bytes = original.as_bytes();
+        let all_ascii = original.is_ascii();
+        let mixed = if all_ascii {
+            Vec::new()
+        } else {
+            mixed_script_words(original)
+        };
+        let mut mixed_iter = mixed.iter().peekable();
+        let mut b = Builder::new(original);
+        let mut pos = 0;
+        while pos < bytes.len() {
+            // Most of a document is ASCII, and it is copied a stretch at a time.
+            let end = if all_ascii {
+                bytes.len()
+            } else {
+                next_non_ascii(bytes, pos)
+            };
+            if end > pos {
+                b.ascii(pos, end);
+                pos = end;
+                continue;
+            }
+            let Some(c) = original[pos..].chars().next() else {
+                break;
+            };
+            let at = pos as u32;
+            pos += c.len_utf8();
+            while mixed_iter.peek().is_some_and(|&&(_, e)| e <= at as usize) {
+                mixed_iter.next();
+            }
+            let in_mixed = mixed_iter.peek().is_some_and(|&&(s, _)| s <= at as usize);
+            b.other(c, at, in_mixed);
+        }
+        b.finish()
     }
 
     /// The text this view was made from.
@@ -352,14 +382,49 @@ mod tests {
         assert_eq!(view.text(), "ignore ignore ig all paypal москва file");
     }
 
+    /// The view built one character at a time, as it was before ASCII was copied a stretch at a
+    /// time: the reference the fast construction is checked against.
+    fn one_at_a_time(original: &str) -> View<'_> {
+        let mixed = mixed_script_words(original);
+        let mut b = Builder::new(original);
+        for (pos, c) in original.char_indices() {
+            let at = pos as u32;
+            if !c.is_ascii() {
+                let in_mixed = mixed.iter().any(|&(s, e)| s <= pos && pos < e);
+                b.other(c, at, in_mixed);
+            } else if c.is_whitespace() {
+                b.space(at, c == '\n' || c == '\r');
+            } else {
+                b.flush_space();
+                b.push(c.to_ascii_lowercase(), at);
+                b.last_ascii = true;
+            }
+        }
+        b.finish()
+    }
+
     proptest::proptest! {
         #[test]
-        fn ascii_fast_path_matches_the_general_path(text in "[ -~\t\n\r\x0b\x0c\x00-\x1f]{0,200}") {
-            let fast = View::normalized_ascii(&text);
-            let general = View::normalized_any(&text);
-            proptest::prop_assert_eq!(fast.text(), general.text());
+        fn stretches_build_the_view_one_character_at_a_time_builds(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                " ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1f", "\0", "a", "Word", "x.y",
+                "\u{a0}", "\u{2003}", "\u{85}", "\u{200b}", "\u{301}", "\u{430}", "p\u{430}y",
+                "\u{ff21}", "\u{130}", "\u{2192}", "\u{e9}", "\u{fb01}", "\u{41c}",
+            ]), 0..40),
+        ) {
+            let text: String = parts.concat();
+            let (fast, slow) = (View::normalized(&text), one_at_a_time(&text));
+            proptest::prop_assert_eq!(fast.text(), slow.text());
             let every = |v: &View<'_>| (0..v.text().len()).map(|i| v.offsets.get(i)).collect::<Vec<_>>();
-            proptest::prop_assert_eq!(every(&fast), every(&general));
+            proptest::prop_assert_eq!(every(&fast), every(&slow));
+        }
+
+        #[test]
+        fn ascii_views_match_one_character_at_a_time(text in "[ -~\t\n\r\x0b\x0c\x00-\x1f]{0,200}") {
+            let (fast, slow) = (View::normalized(&text), one_at_a_time(&text));
+            proptest::prop_assert_eq!(fast.text(), slow.text());
+            let every = |v: &View<'_>| (0..v.text().len()).map(|i| v.offsets.get(i)).collect::<Vec<_>>();
+            proptest::prop_assert_eq!(every(&fast), every(&slow));
         }
     }
 
