@@ -32,7 +32,7 @@ use regex_automata::Input;
 use regex_automata::meta::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::view::View;
+use super::view::{View, next_non_ascii};
 use crate::error::Error;
 use crate::threat::{Severity, Span, ThreatKind};
 
@@ -486,17 +486,58 @@ mod triggers {
 struct PhraseGroup {
     automaton: AhoCorasick,
     rule: Vec<usize>,
+    /// The longest phrase, in bytes.
+    longest: usize,
 }
 
 impl PhraseGroup {
+    /// Builds the group from phrases that each start with a non-ASCII byte.
     fn build(phrases: Vec<(String, usize)>) -> Result<Self, Error> {
         let (phrases, rule): (Vec<String>, Vec<usize>) = phrases.into_iter().unzip();
+        let longest = phrases.iter().map(String::len).max().unwrap_or(0);
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&phrases)
             .map_err(|e| Error::rules(format!("phrases: {e}")))?;
-        Ok(Self { automaton, rule })
+        Ok(Self {
+            automaton,
+            rule,
+            longest,
+        })
+    }
+
+    /// Every match in `text`, as (phrase, start, end). A match starts at a non-ASCII byte, so
+    /// only windows from a stretch of non-ASCII bytes to the longest phrase past its last byte
+    /// are searched: an arrow or an accented name in an English document costs a few bytes
+    /// of search, not a pass over the document.
+    fn find(&self, text: &str, mut found: impl FnMut(usize, usize, usize)) {
+        let b = text.as_bytes();
+        let mut pos = 0;
+        while pos < b.len() {
+            let start = next_non_ascii(b, pos);
+            if start == b.len() {
+                break;
+            }
+            let mut p = start;
+            let end = loop {
+                while p < b.len() && !b[p].is_ascii() {
+                    p += 1;
+                }
+                // Matches start at or before byte `p - 1` and are at most `longest` long.
+                let limit = (p - 1 + self.longest).min(b.len());
+                let next = next_non_ascii(b, p);
+                if next >= limit {
+                    break limit;
+                }
+                p = next;
+            };
+            let input = aho_corasick::Input::new(text).range(start..end);
+            for m in self.automaton.find_overlapping_iter(input) {
+                found(m.pattern().as_usize(), m.start(), m.end());
+            }
+            pos = end;
+        }
     }
 }
 
@@ -604,16 +645,16 @@ impl RulePack {
     ) -> Vec<Hit> {
         let mut hits = Vec::new();
         let text = view.text();
-        if let Some(group) = self.other_phrases.as_ref().filter(|_| !text.is_ascii()) {
-            for m in group.automaton.find_overlapping_iter(text) {
-                let rule = group.rule[m.pattern().as_usize()];
-                if enabled(rule) && whole_word(text, m.start(), m.end()) {
+        if let Some(group) = &self.other_phrases {
+            group.find(text, |phrase, start, end| {
+                let rule = group.rule[phrase];
+                if enabled(rule) && whole_word(text, start, end) {
                     hits.push(Hit {
                         rule,
-                        span: view.to_original(m.start(), m.end()),
+                        span: view.to_original(start, end),
                     });
                 }
-            }
+            });
         }
         if let Some(group) = &self.normalized {
             let mut phrase_hits = Vec::new();
@@ -669,6 +710,36 @@ fn whole_word(text: &str, start: usize, end: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn phrases_in_windows_are_the_phrases_in_the_whole_text(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "\u{438}\u{433}\u{43d}\u{43e}\u{440}", " ", "\u{432}\u{441}\u{435}", "abc",
+                "\u{5ffd}\u{7565}", "\u{4e4b}\u{524d}", "\u{e9}", "x", "\n", "\u{2192}",
+            ]), 0..40),
+        ) {
+            let phrases = [
+                "\u{438}\u{433}\u{43d}\u{43e}\u{440} \u{432}\u{441}\u{435}",
+                "\u{5ffd}\u{7565}\u{4e4b}\u{524d}",
+                "\u{e9}x",
+                "\u{2192} abc abc",
+            ];
+            let group = PhraseGroup::build(
+                phrases.iter().enumerate().map(|(i, p)| (p.to_string(), i)).collect(),
+            )
+            .unwrap();
+            let text: String = parts.concat();
+            let mut windowed = Vec::new();
+            group.find(&text, |p, s, e| windowed.push((p, s, e)));
+            let whole: Vec<_> = group
+                .automaton
+                .find_overlapping_iter(&text)
+                .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+                .collect();
+            proptest::prop_assert_eq!(windowed, whole);
+        }
+    }
 
     #[test]
     fn rejects_bad_packs_with_clear_errors() {

@@ -22,7 +22,7 @@ pub(crate) fn is_invisible(c: char) -> bool {
 
 /// The offset of the first non-ASCII byte of `bytes` from `from` on (or the length): 32 bytes
 /// at a time with a vectorized test, then byte by byte in the block that has one.
-fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
+pub(crate) fn next_non_ascii(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
     while let Some(block) = bytes.get(at..at + 32) {
         if !block.is_ascii() {
