@@ -106,7 +106,15 @@ impl Detectors {
                 }
                 found.extend(deobfuscated(&packs, text, &kinds, &found));
                 let mut budget = decode::MAX_DECODED;
-                found.extend(self.decoded(text, 1, &packs, config, extra, &mut budget));
+                found.extend(self.decoded(
+                    text,
+                    Some(&view),
+                    1,
+                    &packs,
+                    config,
+                    extra,
+                    &mut budget,
+                ));
                 found
             }
             Direction::Output if config.output_validation => {
@@ -169,9 +177,12 @@ impl Detectors {
     /// Threats hidden in encoded payloads of `text` (the `packs` and the classifier on what
     /// they decode to, recursively): for each payload that decodes to an attack, an
     /// `encoded_payload` threat and the decoded threats, all pointing at the payload's bytes.
+    /// `view` is `text`'s normalized view, for the whole-text checks of the first level.
+    #[allow(clippy::too_many_arguments)]
     fn decoded(
         &self,
         text: &str,
+        view: Option<&View<'_>>,
         depth: usize,
         packs: &[&RulePack],
         config: &SecurityConfig,
@@ -179,7 +190,7 @@ impl Detectors {
         budget: &mut usize,
     ) -> Vec<Threat> {
         let mut candidates = decode::find(text, budget);
-        if depth == 1 && text.len() <= decode::MAX_CANDIDATE {
+        if let Some(view) = view.filter(|_| depth == 1 && text.len() <= decode::MAX_CANDIDATE) {
             let whole = Span::new(0, text.len());
             if decode::looks_rot13(text) {
                 candidates.push(decode::Decoded {
@@ -188,7 +199,7 @@ impl Detectors {
                     text: decode::rot13(text),
                 });
             }
-            if decode::looks_reversed(text) {
+            if decode::looks_reversed(text, view.text()) {
                 candidates.push(decode::Decoded {
                     scheme: decode::Scheme::Reversed,
                     span: whole,
@@ -210,7 +221,7 @@ impl Detectors {
                 inner.push(threat);
             }
             if depth < decode::MAX_DEPTH {
-                inner.extend(self.decoded(&d.text, depth + 1, packs, config, extra, budget));
+                inner.extend(self.decoded(&d.text, None, depth + 1, packs, config, extra, budget));
             }
             let Some(strongest) = inner.iter().map(|t| t.confidence).reduce(f32::max) else {
                 continue;
