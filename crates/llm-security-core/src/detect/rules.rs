@@ -90,6 +90,10 @@ pub struct RuleSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PackFile {
+    /// Caps every open-ended repetition of the pack's normalized patterns; see
+    /// [`RulePack::compile_capped`].
+    #[serde(default)]
+    max_repeat: Option<u32>,
     #[serde(default)]
     rule: Vec<RuleSpec>,
 }
@@ -414,6 +418,50 @@ mod triggers {
         }
     }
 
+    /// `pattern` with every open-ended repetition capped at `cap` more than its minimum, but
+    /// for repetitions of whitespace, `.` and negated classes; `None` when it does not parse
+    /// (the caller's compile reports that).
+    pub(super) fn capped(pattern: &str, cap: u32) -> Option<String> {
+        use regex_syntax::ast::{self, Ast, RepetitionKind, RepetitionRange};
+        fn open_ended_by_nature(ast: &Ast) -> bool {
+            match ast {
+                Ast::Dot(_) => true,
+                Ast::ClassPerl(c) => c.negated || c.kind == ast::ClassPerlKind::Space,
+                Ast::ClassBracketed(c) => c.negated,
+                _ => false,
+            }
+        }
+        fn walk(ast: &mut Ast, cap: u32) {
+            match ast {
+                Ast::Repetition(r) => {
+                    walk(&mut r.ast, cap);
+                    if open_ended_by_nature(&r.ast) {
+                        return;
+                    }
+                    let min = match r.op.kind {
+                        RepetitionKind::ZeroOrMore => 0,
+                        RepetitionKind::OneOrMore => 1,
+                        RepetitionKind::Range(RepetitionRange::AtLeast(n)) => n,
+                        _ => return,
+                    };
+                    r.op.kind = RepetitionKind::Range(RepetitionRange::Bounded(
+                        min,
+                        min.saturating_add(cap),
+                    ));
+                }
+                Ast::Group(g) => walk(&mut g.ast, cap),
+                Ast::Alternation(a) => a.asts.iter_mut().for_each(|x| walk(x, cap)),
+                Ast::Concat(c) => c.asts.iter_mut().for_each(|x| walk(x, cap)),
+                _ => {}
+            }
+        }
+        let mut ast = ast::parse::Parser::new().parse(pattern).ok()?;
+        walk(&mut ast, cap);
+        let mut out = String::new();
+        ast::print::Printer::new().print(&ast, &mut out).ok()?;
+        Some(out)
+    }
+
     /// Most trigger literals for one pattern (`(?i)<script` alone has 128 case variants).
     const MAX_PER_PATTERN: usize = 256;
 
@@ -558,11 +606,22 @@ impl RulePack {
     /// out-of-range confidences, rules with nothing to match, or patterns that do not compile.
     pub fn from_toml(source: &str) -> Result<Self, Error> {
         let file: PackFile = toml::from_str(source).map_err(|e| Error::rules(e.to_string()))?;
-        Self::compile(file.rule)
+        Self::compile_capped(file.rule, file.max_repeat)
     }
 
     /// Compiles a list of rules.
     pub fn compile(specs: Vec<RuleSpec>) -> Result<Self, Error> {
+        Self::compile_capped(specs, None)
+    }
+
+    /// Compiles a list of rules; with `max_repeat`, every open-ended repetition (`*`, `+`,
+    /// `{n,}`) in a pattern on the normalized view matches at most `max_repeat` times more
+    /// than its minimum, except repetitions of whitespace (one character on that view), `.`
+    /// and negated classes (`[^)]*` up to a delimiter, whose reach a cap would cut short).
+    /// Such a pattern has a bounded match length, so on long texts it runs only around its
+    /// triggers instead of over the whole text. A pack file sets it with a top-level
+    /// `max_repeat = N`.
+    pub fn compile_capped(specs: Vec<RuleSpec>, max_repeat: Option<u32>) -> Result<Self, Error> {
         let mut seen = std::collections::HashSet::new();
         let mut phrases = Vec::new();
         let mut phrase_rule = Vec::new();
@@ -603,7 +662,15 @@ impl RulePack {
             }
             for pattern in &spec.patterns {
                 match spec.view {
-                    RuleView::Normalized => normalized.push((i, pattern.clone())),
+                    RuleView::Normalized => normalized.push((
+                        i,
+                        match max_repeat {
+                            Some(cap) => {
+                                triggers::capped(pattern, cap).unwrap_or_else(|| pattern.clone())
+                            }
+                            None => pattern.clone(),
+                        },
+                    )),
                     RuleView::Raw => raw.push((i, pattern.clone())),
                 }
             }
@@ -738,6 +805,33 @@ mod tests {
                 .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
                 .collect();
             proptest::prop_assert_eq!(windowed, whole);
+        }
+    }
+
+    #[test]
+    fn caps_open_ended_repetitions_but_not_whitespace_dots_or_negated_classes() {
+        assert_eq!(
+            triggers::capped(r"a+b*(?:cd|e)*f{2,}g{1,3}h?[^x]*\s+.*\S+[a-z]+?\b", 32).as_deref(),
+            Some(r"a{1,33}b{0,32}(?:cd|e){0,32}f{2,34}g{1,3}h?[^x]*\s+.*\S+[a-z]{1,33}?\b")
+        );
+        assert_eq!(triggers::capped("(unclosed", 32), None);
+    }
+
+    #[test]
+    fn built_in_input_and_document_patterns_are_bounded() {
+        for source in [
+            include_str!("../../rules/input.toml"),
+            include_str!("../../rules/document.toml"),
+        ] {
+            let pack = RulePack::from_toml(source).unwrap();
+            let group = pack.normalized.as_ref().unwrap();
+            for (rule, _, bound) in &group.each {
+                assert!(
+                    bound.is_some(),
+                    "{} has an unbounded pattern",
+                    pack.specs[*rule].id
+                );
+            }
         }
     }
 
