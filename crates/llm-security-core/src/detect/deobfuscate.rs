@@ -43,7 +43,7 @@ fn sign_marks(b: &[u8]) -> Option<Vec<u8>> {
     // Classes are computed for a block at a time by comparisons alone, which the compiler turns
     // into vector instructions; blocks overlap by six bytes so that every stretch of seven, the
     // most one test below reads, lies whole in a block.
-    const BLOCK: usize = 1024;
+    const BLOCK: usize = 256;
     let mut marks = vec![0u8; b.len()];
     let mut any = 0u8;
     let mut class = [0u8; BLOCK];
@@ -304,9 +304,9 @@ mod tests {
 
     #[test]
     fn first_look_sees_signs_at_every_block_boundary() {
-        let prose = "word ".repeat(440);
-        // Cuts around the block boundaries (blocks start every 1018 bytes).
-        for cut in (0..=prose.len()).filter(|c| !(12..1006).contains(&(c % 1018))) {
+        let prose = "word ".repeat(120);
+        // Cuts around the block boundaries (blocks start every 250 bytes).
+        for cut in (0..=prose.len()).filter(|c| !(12..238).contains(&(c % 250))) {
             // Each with only the one letter-leet pair or the two lone characters the first
             // look needs, so a pair or triple lost across a boundary fails the test.
             for sign in [
