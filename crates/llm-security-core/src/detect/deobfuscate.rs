@@ -44,10 +44,11 @@ fn sign_marks(b: &[u8]) -> Option<Vec<u8>> {
     // into vector instructions; blocks overlap by six bytes so that every stretch of seven, the
     // most one test below reads, lies whole in a block.
     const BLOCK: usize = 256;
-    let mut marks = vec![0u8; b.len()];
-    let mut any = 0u8;
+    // Allocated at the first block with a sign: most texts have none.
+    let mut marks: Vec<u8> = Vec::new();
     let mut class = [0u8; BLOCK];
     let mut lone = [0u8; BLOCK];
+    let mut mark = [0u8; BLOCK];
     let mut at = 0;
     while at + 1 < b.len() {
         let block = &b[at..b.len().min(at + BLOCK)];
@@ -66,9 +67,10 @@ fn sign_marks(b: &[u8]) -> Option<Vec<u8>> {
                 | (u8::from(leet) * LEET)
                 | (u8::from(alpha) * ALPHA);
         }
-        let mark = &mut marks[at..at + block.len()];
+        let mark = &mut mark[..block.len()];
+        mark.fill(0);
         for ((m, &k0), &k1) in mark.iter_mut().zip(&*class).zip(&class[1..]) {
-            *m |= ((k0 >> 1) & k1 & LEET) | ((k0 << 1) & k1 & ALPHA);
+            *m = ((k0 >> 1) & k1 & LEET) | ((k0 << 1) & k1 & ALPHA);
         }
         // `lone[t]`: byte `t + 1` is a letter or digit between two separators.
         let lone = &mut lone[..block.len() - 2];
@@ -87,13 +89,20 @@ fn sign_marks(b: &[u8]) -> Option<Vec<u8>> {
                 *m |= l0 & l1;
             }
         }
-        any |= mark.iter().fold(0, |a, &m| a | m);
+        if mark.iter().fold(0, |a, &m| a | m) != 0 {
+            if marks.is_empty() {
+                marks = vec![0u8; b.len()];
+            }
+            for (to, &m) in marks[at..at + block.len()].iter_mut().zip(&*mark) {
+                *to |= m;
+            }
+        }
         if block.len() < BLOCK {
             break;
         }
         at += BLOCK - 6;
     }
-    (any != 0).then_some(marks)
+    (!marks.is_empty()).then_some(marks)
 }
 
 /// An allocation-free look for either sign: four single characters in a row, one to three

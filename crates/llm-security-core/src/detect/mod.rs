@@ -262,8 +262,12 @@ fn deobfuscated(
     kinds: &dyn Fn(&ThreatKind) -> bool,
     found: &[Threat],
 ) -> Vec<Threat> {
+    let regions = deobfuscate::regions(text);
+    if regions.is_empty() {
+        return Vec::new();
+    }
     let mut hits: Vec<Vec<rules::Hit>> = vec![Vec::new(); packs.len()];
-    for range in deobfuscate::regions(text) {
+    for range in regions {
         let Some((clear, map)) = deobfuscate::deobfuscate(&text[range.clone()]) else {
             continue;
         };
