@@ -192,13 +192,18 @@ pub(crate) fn deobfuscate(text: &str) -> Option<(String, Vec<usize>)> {
         return None;
     }
     // 1. Letter spacing and punctuation padding: runs of at least four single characters, each
-    //    followed by one separator. Two or more spaces inside a run are a word break.
+    //    followed by one separator. Two or more spaces inside a run are a word break. `gap`
+    //    marks the separators between them: dropped, or the first one of a word break made a
+    //    space.
+    const KEEP: u8 = 0;
+    const DROP: u8 = 1;
+    const SPACE: u8 = 2;
     let single = |i: usize| {
         b[i].is_ascii_alphanumeric()
             && (i == 0 || bounds_single(b[i - 1]))
             && (i + 1 == b.len() || bounds_single(b[i + 1]))
     };
-    let mut keep: Vec<Option<char>> = b.iter().map(|&c| Some(c as char)).collect();
+    let mut gap = vec![KEEP; b.len()];
     let mut changed = false;
     let mut i = 0;
     while i < b.len() {
@@ -206,67 +211,78 @@ pub(crate) fn deobfuscate(text: &str) -> Option<(String, Vec<usize>)> {
             i += 1;
             continue;
         }
-        let start = i;
-        let mut letters = vec![i];
-        let mut j = i + 1;
+        // Extend the run from the single character at `i`; `last` is its latest one.
+        let (mut count, mut last) = (1usize, i);
         loop {
-            let mut k = j;
-            while k < b.len() && separator(b[k] as char) && k - j < 3 {
+            let mut k = last + 1;
+            while k < b.len() && separator(b[k] as char) && k - (last + 1) < 3 {
                 k += 1;
             }
-            if k > j && k < b.len() && single(k) {
-                letters.push(k);
-                j = k + 1;
+            if k > last + 1 && k < b.len() && single(k) {
+                count += 1;
+                last = k;
             } else {
                 break;
             }
         }
-        if letters.len() >= 4 {
+        if count >= 4 {
             changed = true;
-            for w in letters.windows(2) {
-                let gap = &b[w[0] + 1..w[1]];
-                let word_break = gap.iter().filter(|&&c| c == b' ').count() >= 2 || gap == b" / ";
-                for (n, slot) in keep[w[0] + 1..w[1]].iter_mut().enumerate() {
-                    *slot = (word_break && n == 0).then_some(' ');
+            // Walk the run again, marking each separator stretch between two of its characters.
+            let mut at = i;
+            while at < last {
+                let next = (at + 1..=last)
+                    .find(|&k| single(k) && !separator(b[k] as char))
+                    .unwrap_or(last);
+                let between = &b[at + 1..next];
+                let word_break =
+                    between.iter().filter(|&&c| c == b' ').count() >= 2 || between == b" / ";
+                for (n, slot) in gap[at + 1..next].iter_mut().enumerate() {
+                    *slot = if word_break && n == 0 { SPACE } else { DROP };
                 }
+                at = next;
             }
-            i = *letters.last().unwrap_or(&start) + 1;
+            i = last + 1;
         } else {
             i += 1;
         }
     }
-    // 2. Leetspeak inside words that mix letters with look-alike digits or symbols.
-    let mut out = String::with_capacity(text.len());
-    let mut map = Vec::with_capacity(text.len());
-    let chars: Vec<(usize, char)> = keep
-        .iter()
-        .enumerate()
-        .filter_map(|(p, c)| c.map(|c| (p, c)))
-        .collect();
+    // 2. Leetspeak inside words that mix letters with look-alike digits or symbols, on the text
+    //    as step 1 left it.
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut map: Vec<usize> = Vec::with_capacity(b.len());
+    for (p, (&c, &g)) in b.iter().zip(&gap).enumerate() {
+        match g {
+            KEEP => out.push(c),
+            SPACE => out.push(b' '),
+            _ => continue,
+        }
+        map.push(p);
+    }
+    let wordish = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'@' | b'$' | b'!');
     let mut w = 0;
-    while w < chars.len() {
-        let wordish = |c: char| c.is_ascii_alphanumeric() || c == '@' || c == '$' || c == '!';
-        if !wordish(chars[w].1) {
-            out.push(chars[w].1);
-            map.push(chars[w].0);
+    while w < out.len() {
+        if !wordish(out[w]) {
             w += 1;
             continue;
         }
         let start = w;
-        while w < chars.len() && wordish(chars[w].1) {
+        let (mut letters, mut leets) = (0usize, 0usize);
+        while w < out.len() && wordish(out[w]) {
+            letters += usize::from(out[w].is_ascii_alphabetic());
+            leets += usize::from(leet(out[w] as char).is_some());
             w += 1;
         }
-        let word = &chars[start..w];
-        let letters = word.iter().filter(|(_, c)| c.is_ascii_alphabetic()).count();
-        let leets = word.iter().filter(|(_, c)| leet(*c).is_some()).count();
-        let fold = letters >= 1 && leets >= 1 && letters + leets == word.len() && word.len() >= 3;
-        for &(p, c) in word {
-            let d = if fold { leet(c).unwrap_or(c) } else { c };
-            changed |= d != c;
-            out.push(d);
-            map.push(p);
+        let len = w - start;
+        if letters >= 1 && leets >= 1 && letters + leets == len && len >= 3 {
+            for c in &mut out[start..w] {
+                if let Some(d) = leet(*c as char) {
+                    *c = d as u8;
+                    changed = true;
+                }
+            }
         }
     }
+    let out = String::from_utf8(out).ok()?;
     changed.then_some((out, map))
 }
 
@@ -331,6 +347,113 @@ mod tests {
                 assert!(t[regions[0].clone()].contains(sign.trim()), "{cut} {sign}");
             }
             assert!(sign_marks(&prose.as_bytes()[..cut]).is_none());
+        }
+    }
+
+    /// The first implementation (a character per byte, kept or not), for the proptests.
+    fn reference(text: &str) -> Option<(String, Vec<usize>)> {
+        if !text.is_ascii() {
+            return None;
+        }
+        let b = text.as_bytes();
+        if !precise_look(b) {
+            return None;
+        }
+        // 1. Letter spacing and punctuation padding: runs of at least four single characters, each
+        //    followed by one separator. Two or more spaces inside a run are a word break.
+        let single = |i: usize| {
+            b[i].is_ascii_alphanumeric()
+                && (i == 0 || bounds_single(b[i - 1]))
+                && (i + 1 == b.len() || bounds_single(b[i + 1]))
+        };
+        let mut keep: Vec<Option<char>> = b.iter().map(|&c| Some(c as char)).collect();
+        let mut changed = false;
+        let mut i = 0;
+        while i < b.len() {
+            if !single(i) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let mut letters = vec![i];
+            let mut j = i + 1;
+            loop {
+                let mut k = j;
+                while k < b.len() && separator(b[k] as char) && k - j < 3 {
+                    k += 1;
+                }
+                if k > j && k < b.len() && single(k) {
+                    letters.push(k);
+                    j = k + 1;
+                } else {
+                    break;
+                }
+            }
+            if letters.len() >= 4 {
+                changed = true;
+                for w in letters.windows(2) {
+                    let gap = &b[w[0] + 1..w[1]];
+                    let word_break =
+                        gap.iter().filter(|&&c| c == b' ').count() >= 2 || gap == b" / ";
+                    for (n, slot) in keep[w[0] + 1..w[1]].iter_mut().enumerate() {
+                        *slot = (word_break && n == 0).then_some(' ');
+                    }
+                }
+                i = *letters.last().unwrap_or(&start) + 1;
+            } else {
+                i += 1;
+            }
+        }
+        // 2. Leetspeak inside words that mix letters with look-alike digits or symbols.
+        let mut out = String::with_capacity(text.len());
+        let mut map = Vec::with_capacity(text.len());
+        let chars: Vec<(usize, char)> = keep
+            .iter()
+            .enumerate()
+            .filter_map(|(p, c)| c.map(|c| (p, c)))
+            .collect();
+        let mut w = 0;
+        while w < chars.len() {
+            let wordish = |c: char| c.is_ascii_alphanumeric() || c == '@' || c == '$' || c == '!';
+            if !wordish(chars[w].1) {
+                out.push(chars[w].1);
+                map.push(chars[w].0);
+                w += 1;
+                continue;
+            }
+            let start = w;
+            while w < chars.len() && wordish(chars[w].1) {
+                w += 1;
+            }
+            let word = &chars[start..w];
+            let letters = word.iter().filter(|(_, c)| c.is_ascii_alphabetic()).count();
+            let leets = word.iter().filter(|(_, c)| leet(*c).is_some()).count();
+            let fold =
+                letters >= 1 && leets >= 1 && letters + leets == word.len() && word.len() >= 3;
+            for &(p, c) in word {
+                let d = if fold { leet(c).unwrap_or(c) } else { c };
+                changed |= d != c;
+                out.push(d);
+                map.push(p);
+            }
+        }
+        changed.then_some((out, map))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn undoes_what_the_first_implementation_undid(t in "[a-e0-5!@$ .|/_*+\n-]{0,60}") {
+            proptest::prop_assert_eq!(deobfuscate(&t), reference(&t));
+        }
+
+        #[test]
+        fn undoes_spaced_words_as_the_first_implementation_did(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "b", "1", "4", " ", "  ", "   ", " / ", ".", "-", "x y", "ab", "\n",
+            ]), 0..50),
+        ) {
+            let t: String = parts.concat();
+            proptest::prop_assert_eq!(deobfuscate(&t), reference(&t));
         }
     }
 
