@@ -154,51 +154,83 @@ fn class_of(c: char) -> CharClass {
 /// inference so the two can never disagree.
 pub fn tokenize(text: &str) -> Vec<Token> {
     let bytes = text.as_bytes();
-    // Spans, each with whether it is a run of one punctuation character.
-    let mut spans: Vec<(usize, usize, bool)> = Vec::with_capacity(bytes.len() / 4 + 1);
-    let mut word: Option<usize> = None;
+    let mut tokens: Vec<Token> = Vec::with_capacity(bytes.len() / 4 + 1);
+    let mut previous = fnv1a(7, b"^");
+    // The unigram hash of the token before the last one: a punctuation run that grows from one
+    // character to two is hashed again.
+    let mut before_last = previous;
+    let word_at = |i: usize| -> Option<usize> {
+        match bytes.get(i) {
+            Some(&b) if b.is_ascii() => {
+                (ASCII_CLASS[usize::from(b)] == CharClass::Word).then_some(1)
+            }
+            Some(_) => {
+                let c = text[i..].chars().next()?;
+                (class_of(c) == CharClass::Word).then_some(c.len_utf8())
+            }
+            None => None,
+        }
+    };
     let mut i = 0;
     while i < bytes.len() {
-        let (class, len) = if bytes[i].is_ascii() {
-            (ASCII_CLASS[usize::from(bytes[i])], 1)
+        let b = bytes[i];
+        let (class, len) = if b.is_ascii() {
+            (ASCII_CLASS[usize::from(b)], 1)
         } else {
             let Some(c) = text[i..].chars().next() else {
                 break;
             };
             (class_of(c), c.len_utf8())
         };
-        if class == CharClass::Word {
-            word.get_or_insert(i);
-            i += len;
-            continue;
-        }
-        if let Some(s) = word.take() {
-            spans.push((s, i, false));
-        }
         match class {
-            // A run of one punctuation character (`>>>`, `=====`, `####`) is one token.
-            CharClass::Punct => match spans.last_mut() {
-                Some((s, e, true)) if *e == i && bytes[*s] == bytes[i] => *e = i + 1,
-                _ => spans.push((i, i + 1, true)),
-            },
-            CharClass::Cjk => spans.push((i, i + len, false)),
-            CharClass::Separator | CharClass::Word => {}
+            CharClass::Word => {
+                // The longest run of word characters from here; ASCII ones by table.
+                let start = i;
+                i += len;
+                loop {
+                    while i < bytes.len()
+                        && bytes[i].is_ascii()
+                        && ASCII_CLASS[usize::from(bytes[i])] == CharClass::Word
+                    {
+                        i += 1;
+                    }
+                    match word_at(i) {
+                        Some(n) => i += n,
+                        None => break,
+                    }
+                }
+                before_last = previous;
+                tokens.push(Token::hashed(start, i, &bytes[start..i], &mut previous));
+            }
+            // A run of one punctuation character (`>>>`, `=====`, `####`) is one token, hashed
+            // as two of its characters whatever its length. Only punctuation tokens start with
+            // a punctuation byte.
+            CharClass::Punct => {
+                match tokens.last_mut() {
+                    Some(last) if last.end == i && bytes[last.start] == b => {
+                        if last.end - last.start == 1 {
+                            let mut p = before_last;
+                            *last =
+                                Token::hashed(last.start, i + 1, &bytes[last.start..i + 1], &mut p);
+                            previous = p;
+                        } else {
+                            last.end = i + 1;
+                        }
+                    }
+                    _ => {
+                        before_last = previous;
+                        tokens.push(Token::hashed(i, i + 1, &bytes[i..i + 1], &mut previous));
+                    }
+                }
+                i += 1;
+            }
+            CharClass::Cjk => {
+                before_last = previous;
+                tokens.push(Token::hashed(i, i + len, &bytes[i..i + len], &mut previous));
+                i += len;
+            }
+            CharClass::Separator => i += len,
         }
-        i += len;
-    }
-    if let Some(s) = word {
-        spans.push((s, bytes.len(), false));
-    }
-    let mut tokens = Vec::with_capacity(spans.len());
-    let mut previous = fnv1a(7, b"^");
-    for (s, e, punct) in spans {
-        // A punctuation run hashes as two of its characters, whatever its length.
-        let word = if punct && e - s > 1 {
-            &bytes[s..s + 2]
-        } else {
-            &bytes[s..e]
-        };
-        tokens.push(Token::hashed(s, e, word, &mut previous));
     }
     tokens
 }
