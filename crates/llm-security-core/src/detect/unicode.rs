@@ -155,14 +155,15 @@ pub(crate) fn scan(text: &str) -> Scan {
 }
 
 /// Byte ranges of `text` made of whole lines (without their final `\n`) holding non-ASCII
-/// characters; runs of such lines form one range.
+/// characters other than inert punctuation and symbols; runs of such lines form one range.
 fn non_ascii_segments(text: &str) -> Vec<(usize, usize)> {
     let mut segments: Vec<(usize, usize)> = Vec::new();
     let mut start = 0;
     while start <= text.len() {
         let end =
             memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |i| start + i);
-        if !text[start..end].is_ascii() {
+        let line = &text[start..end];
+        if !line.is_ascii() && !line.chars().all(|c| c.is_ascii() || is_inert(c)) {
             match segments.last_mut() {
                 // The previous line was non-ASCII too: extend its segment over the `\n`.
                 Some((_, e)) if *e + 1 == start => *e = end,
@@ -172,6 +173,30 @@ fn non_ascii_segments(text: &str) -> Vec<(usize, usize)> {
         start = end + 1;
     }
     segments
+}
+
+/// A non-ASCII character no check can flag or needs, so that a line holding no others is
+/// read as ASCII: punctuation and symbols (dashes, arrows, box drawing, math signs, emoji on
+/// their own), but not Braille (its pattern characters make the blank one legitimate
+/// elsewhere) or enclosed letters (`Ⓐ`, which spell text). Whitespace, format characters,
+/// marks, letters and digits are never inert.
+fn is_inert(c: char) -> bool {
+    use GeneralCategory as G;
+    matches!(
+        c.general_category(),
+        G::ConnectorPunctuation
+            | G::DashPunctuation
+            | G::OpenPunctuation
+            | G::ClosePunctuation
+            | G::InitialPunctuation
+            | G::FinalPunctuation
+            | G::OtherPunctuation
+            | G::MathSymbol
+            | G::CurrencySymbol
+            | G::ModifierSymbol
+            | G::OtherSymbol
+    ) && !matches!(c, '\u{2800}'..='\u{28FF}')
+        && fold_compatibility(c).is_none()
 }
 
 /// The full scan of each segment, the control-character check elsewhere.
@@ -785,10 +810,17 @@ fn categories(
 
 /// ASCII control characters in `text`, which starts at byte `offset` of the whole text.
 fn ascii_controls(text: &str, offset: usize, out: &mut Scan) {
-    for (p, b) in text.bytes().enumerate() {
-        if (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F {
-            let at = offset + p;
-            push(out, Technique::ControlCharacter, at, at + 1, Fix::Remove);
+    let control = |b: u8| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7F;
+    // A vectorized look at 64 bytes at a time; only a block with a control is read byte by byte.
+    for (n, block) in text.as_bytes().chunks(64).enumerate() {
+        if !block.iter().fold(false, |any, &b| any | control(b)) {
+            continue;
+        }
+        for (p, &b) in block.iter().enumerate() {
+            if control(b) {
+                let at = offset + n * 64 + p;
+                push(out, Technique::ControlCharacter, at, at + 1, Fix::Remove);
+            }
         }
     }
 }
@@ -822,6 +854,8 @@ mod tests {
                 "\u{200D}", "\u{2800}", "\u{2801}", "\u{202E}", "\u{202C}", "\u{2066}", "\u{2069}",
                 "\u{E0041}", "\u{E0062}", "\u{E007F}", "\u{1F3F4}", "\u{FE0F}", "\u{E0100}", "\u{FE01}",
                 "\u{301}", "ｆｕｌｌ", "𝐛𝐨𝐥𝐝", "中", "\u{E000}", "\u{85}", "\u{2029}", "\u{115F}",
+                "\u{2192}", "\u{2014}", "\u{2264}", "\u{2500}", "\u{D7}", "\u{1F469}", "\u{24B6}",
+                "\u{A0}", "\u{B5}", "\u{FF01}", "\u{3002}",
             ]), 0..60)
         ) {
             let text: String = parts.concat();
@@ -830,9 +864,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn control_characters_are_found_at_every_offset(
+            t in "[a \t\n\r\x00-\x1f\x7f]{0,300}",
+            offset in 0usize..1000,
+        ) {
+            let mut out = Scan::default();
+            ascii_controls(&t, offset, &mut out);
+            let found: Vec<usize> = out.findings.iter().map(|f| f.span.start).collect();
+            let expected: Vec<usize> = t
+                .bytes()
+                .enumerate()
+                .filter(|&(_, b)| (b < 0x20 && !b"\t\n\r".contains(&b)) || b == 0x7F)
+                .map(|(p, _)| offset + p)
+                .collect();
+            proptest::prop_assert_eq!(found, expected);
+        }
+    }
+
     #[test]
     fn segments_are_the_runs_of_non_ascii_lines() {
-        let text = "ascii\nnoñ\nalso é\nplain\n\nlast ü";
+        let text = "ascii\nnoñ\nalso é\nplain \u{2192} \u{2014}\n\nlast ü";
         let got: Vec<&str> = non_ascii_segments(text)
             .iter()
             .map(|&(s, e)| &text[s..e])
