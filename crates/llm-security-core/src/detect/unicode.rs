@@ -142,9 +142,10 @@ pub(crate) struct Scan {
 /// Scans `text` for every technique.
 ///
 /// Every technique concerns non-ASCII characters and their neighbours within a line, so only the
-/// lines that hold non-ASCII characters get the full scan (consecutive ones as one segment);
-/// ASCII lines are only checked for control characters. Mostly-ASCII documents (Markdown, code)
-/// then cost little more than one pass over their bytes.
+/// lines that hold non-ASCII characters other than inert punctuation and symbols (see
+/// [`is_inert`]) get the full scan (consecutive ones as one segment); other lines are only
+/// checked for control characters. Mostly-ASCII documents (Markdown, code) then cost little more
+/// than one pass over their bytes.
 pub(crate) fn scan(text: &str) -> Scan {
     if text.is_ascii() {
         let mut out = Scan::default();
