@@ -885,6 +885,24 @@ mod tests {
     }
 
     #[test]
+    fn inert_lines_are_only_those_no_check_needs() {
+        for text in [
+            // Braille patterns make the blank pattern on another line legitimate.
+            "\u{2801}\u{2802}\u{2803}\nx\u{2800}y",
+            // Enclosed letters spell text.
+            "\u{24B6}\u{24B7}\u{24B8} word\nplain",
+            // Arrows and dashes alone need nothing.
+            "a \u{2192} b \u{2014} c\nd\u{200B}e",
+        ] {
+            let whole = scan_segments(text, &[(0, text.len())]);
+            assert!(same(&scan(text), &whole), "{text:?}");
+        }
+        assert!(!scan("\u{24B6}\u{24B7}\u{24B8} word").findings.is_empty());
+        assert!(is_inert('\u{2192}') && is_inert('\u{2014}') && is_inert('\u{1F469}'));
+        assert!(!is_inert('\u{2801}') && !is_inert('\u{24B6}') && !is_inert('\u{A0}'));
+    }
+
+    #[test]
     fn segments_are_the_runs_of_non_ascii_lines() {
         let text = "ascii\nnoñ\nalso é\nplain \u{2192} \u{2014}\n\nlast ü";
         let got: Vec<&str> = non_ascii_segments(text)
