@@ -607,7 +607,8 @@ pub struct RulePack {
 }
 
 impl RulePack {
-    /// Parses and compiles a pack from TOML. Fails with
+    /// Parses and compiles a pack from TOML: `[[rule]]` tables and, optionally, a top-level
+    /// `max_repeat = N` (see [`RulePack::compile_capped`]). Fails with
     /// [`ErrorKind::InvalidRules`](crate::ErrorKind::InvalidRules) on bad TOML, duplicate ids,
     /// out-of-range confidences, rules with nothing to match, or patterns that do not compile.
     pub fn from_toml(source: &str) -> Result<Self, Error> {
