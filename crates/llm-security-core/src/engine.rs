@@ -145,6 +145,11 @@ impl SecurityEngine {
 
     /// Analyzes text going into a model, without emitting an event. For callers without an
     /// async runtime.
+    ///
+    /// Content the text quotes between delimiters (a fenced block, triple quotes, or a data tag
+    /// such as `<document>`, `<email>`, `<context>` or `<data>`) is also read as a document, with
+    /// the document rules of [`analyze_document`](Self::analyze_document): an application that
+    /// fences retrieved content off inside one prompt gets it checked as retrieved content.
     pub fn analyze(&self, input: &str) -> Result<Analysis, Error> {
         self.run(input, Direction::Input, &OutputContext::default(), false)
     }

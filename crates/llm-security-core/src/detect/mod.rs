@@ -8,6 +8,7 @@
 pub mod classifier;
 mod decode;
 mod deobfuscate;
+mod quoted;
 mod rules;
 mod suffix;
 pub(crate) mod unicode;
@@ -105,6 +106,9 @@ impl Detectors {
                     found.push(adversarial_suffix(text, span));
                 }
                 found.extend(deobfuscated(&packs, text, &kinds, &found));
+                if !extra.document {
+                    found.extend(quoted_documents(&self.document, text, &kinds));
+                }
                 let mut budget = decode::MAX_DECODED;
                 found.extend(self.decoded(
                     text,
@@ -300,6 +304,37 @@ fn deobfuscated(
     }
     for t in &mut threats {
         t.message = format!("{} (after undoing letter spacing or leetspeak)", t.message);
+    }
+    threats
+}
+
+/// The document rules on the content a prompt quotes between delimiters (see [`quoted`]):
+/// retrieved content that an application fenced off inside the prompt is read as a document.
+fn quoted_documents(
+    document: &RulePack,
+    text: &str,
+    kinds: &dyn Fn(&ThreatKind) -> bool,
+) -> Vec<Threat> {
+    let mut hits = Vec::new();
+    for range in quoted::blocks(text) {
+        let block = &text[range.clone()];
+        let view = View::normalized(block);
+        hits.extend(
+            document
+                .scan(&view, block, &|i| kinds(&document.specs()[i].kind))
+                .into_iter()
+                .map(|h| rules::Hit {
+                    rule: h.rule,
+                    span: Span::new(range.start + h.span.start, range.start + h.span.end),
+                }),
+        );
+    }
+    if hits.is_empty() {
+        return Vec::new();
+    }
+    let mut threats = threats_from_hits(document, hits, text);
+    for t in &mut threats {
+        t.message = format!("{} (in content the prompt quotes)", t.message);
     }
     threats
 }
