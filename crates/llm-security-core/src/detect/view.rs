@@ -45,12 +45,29 @@ fn mixed_script_words(text: &str) -> Vec<(usize, usize)> {
     while line_start < text.len() {
         let line_end = memchr::memchr(b'\n', &text.as_bytes()[line_start..])
             .map_or(text.len(), |i| line_start + i);
-        if !text[line_start..line_end].is_ascii() {
+        if has_confusable_script(&text[line_start..line_end]) {
             mixed_in_line(text, line_start, line_end, &mut out);
         }
         line_start = line_end + 1;
     }
     out
+}
+
+/// Whether `line` holds a letter of a script with Latin look-alikes: without one, no word of
+/// it mixes scripts. Only its non-ASCII characters are looked at.
+fn has_confusable_script(line: &str) -> bool {
+    let bytes = line.as_bytes();
+    let mut at = 0;
+    loop {
+        at = next_non_ascii(bytes, at);
+        let Some(c) = line[at..].chars().next() else {
+            return false;
+        };
+        if is_confusable_script(c) {
+            return true;
+        }
+        at += c.len_utf8();
+    }
 }
 
 /// [`mixed_script_words`] of `text[from..to]`, a line.
@@ -139,6 +156,37 @@ struct Builder<'a> {
     last_ascii: bool,
 }
 
+/// The first `i` from `from` on where a whitespace run of `bytes` (ASCII) starts: two whitespace
+/// bytes in a row, or one at the end; `bytes.len()` if there is none. Eight bytes at a time,
+/// it skips stretches where no two neighbours are both at most `0x20`, as every whitespace
+/// byte is.
+fn next_run_start(bytes: &[u8], from: usize) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit of each byte that is at most 0x20 (the bytes are ASCII: nothing carries).
+    let low = |x: u64| !(x + 0x5F5F_5F5F_5F5F_5F5F) & HIGH;
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let end = bytes.len();
+    let mut i = from;
+    loop {
+        while i + 9 <= end && low(word(i)) & low(word(i + 1)) == 0 {
+            i += 8;
+        }
+        for at in i..(i + 8).min(end) {
+            if is_space(bytes[at]) && bytes.get(at + 1).is_none_or(|&b| is_space(b)) {
+                return at;
+            }
+        }
+        i += 8;
+        if i >= end {
+            return end;
+        }
+    }
+}
+
 /// Whitespace for the view: ASCII whitespace and the vertical tab.
 fn is_space(b: u8) -> bool {
     b.is_ascii_whitespace() || b == 0x0b
@@ -197,9 +245,7 @@ impl<'a> Builder<'a> {
             }
             self.flush_space();
             let start = i;
-            while i < to && !run_starts(i) {
-                i += 1;
-            }
+            i = next_run_start(bytes, i);
             self.offsets.copied(self.text.len() as u32, start as u32);
             self.text.extend_from_slice(&bytes[start..i]);
             self.last_ascii = true;
@@ -385,7 +431,13 @@ mod tests {
     /// The view built one character at a time, as it was before ASCII was copied a stretch at a
     /// time: the reference the fast construction is checked against.
     fn one_at_a_time(original: &str) -> View<'_> {
-        let mixed = mixed_script_words(original);
+        // Every line is looked at, with no test for look-alike scripts first.
+        let mut mixed = Vec::new();
+        let mut from = 0;
+        for line in original.split('\n') {
+            mixed_in_line(original, from, from + line.len(), &mut mixed);
+            from += line.len() + 1;
+        }
         let mut b = Builder::new(original);
         for (pos, c) in original.char_indices() {
             let at = pos as u32;
