@@ -117,6 +117,18 @@ enum CharClass {
     Cjk,
 }
 
+/// The class of each byte that is a character of its own (ASCII), and `None` for the bytes of
+/// longer characters, which are classed by [`class_of`].
+static BYTE_CLASS: [Option<CharClass>; 256] = {
+    let mut table = [None; 256];
+    let mut b = 0;
+    while b < 128 {
+        table[b] = Some(ASCII_CLASS[b]);
+        b += 1;
+    }
+    table
+};
+
 /// The class of each ASCII byte, so that the common case costs a table lookup.
 static ASCII_CLASS: [CharClass; 128] = {
     let mut table = [CharClass::Separator; 128];
@@ -159,48 +171,50 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     // The unigram hash of the token before the last one: a punctuation run that grows from one
     // character to two is hashed again.
     let mut before_last = previous;
-    let word_at = |i: usize| -> Option<usize> {
-        match bytes.get(i) {
-            Some(&b) if b.is_ascii() => {
-                (ASCII_CLASS[usize::from(b)] == CharClass::Word).then_some(1)
-            }
-            Some(_) => {
-                let c = text[i..].chars().next()?;
-                (class_of(c) == CharClass::Word).then_some(c.len_utf8())
-            }
-            None => None,
-        }
-    };
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let (class, len) = if b.is_ascii() {
-            (ASCII_CLASS[usize::from(b)], 1)
-        } else {
-            let Some(c) = text[i..].chars().next() else {
-                break;
-            };
-            (class_of(c), c.len_utf8())
+        let (class, len) = match BYTE_CLASS[usize::from(b)] {
+            Some(class) => (class, 1),
+            None => {
+                let Some(c) = text[i..].chars().next() else {
+                    break;
+                };
+                (class_of(c), c.len_utf8())
+            }
         };
         match class {
             CharClass::Word => {
-                // The longest run of word characters from here; ASCII ones by table.
+                // The longest run of word characters from here (ASCII ones by table), hashed
+                // as it is scanned: the same hash as `fnv1a(1, word)`.
                 let start = i;
+                let mut h = fnv1a(1, &bytes[i..i + len]);
                 i += len;
                 loop {
-                    while i < bytes.len()
-                        && bytes[i].is_ascii()
-                        && ASCII_CLASS[usize::from(bytes[i])] == CharClass::Word
-                    {
-                        i += 1;
-                    }
-                    match word_at(i) {
-                        Some(n) => i += n,
-                        None => break,
+                    match bytes.get(i).map(|&b| BYTE_CLASS[usize::from(b)]) {
+                        Some(Some(CharClass::Word)) => {
+                            h = fnv1a_more(h, &bytes[i..i + 1]);
+                            i += 1;
+                        }
+                        Some(None) => match text[i..].chars().next() {
+                            Some(c) if class_of(c) == CharClass::Word => {
+                                h = fnv1a_more(h, &bytes[i..i + c.len_utf8()]);
+                                i += c.len_utf8();
+                            }
+                            _ => break,
+                        },
+                        _ => break,
                     }
                 }
                 before_last = previous;
-                tokens.push(Token::hashed(start, i, &bytes[start..i], &mut previous));
+                let bigram = mix(previous, h);
+                previous = h;
+                tokens.push(Token {
+                    start,
+                    end: i,
+                    unigram: h,
+                    bigram,
+                });
             }
             // A run of one punctuation character (`>>>`, `=====`, `####`) is one token, hashed
             // as two of its characters whatever its length. Only punctuation tokens start with
