@@ -28,8 +28,8 @@
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::{RegexSet, RegexSetBuilder};
-use regex_automata::Input;
 use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input};
 use serde::{Deserialize, Serialize};
 
 use super::view::{View, next_non_ascii};
@@ -155,9 +155,10 @@ const MIN_WINDOWED_TEXT: usize = 256;
 /// character, so `\s+` counts as one byte there and most patterns are bounded.
 #[derive(Debug)]
 struct RegexGroup {
-    /// For each regex: the rule it belongs to, the regex alone (for spans), and the longest
-    /// match it can make on this group's text, if bounded.
-    each: Vec<(usize, Regex, Option<usize>)>,
+    /// For each regex: the rule it belongs to, the regex alone (for spans), the longest match
+    /// it can make on this group's text, if bounded, and whether every match starts with one of
+    /// its triggers (then it is searched anchored at each trigger, not in a window around it).
+    each: Vec<(usize, Regex, Option<usize>, bool)>,
     /// Every trigger literal, and what it stands for. The pack's phrases that start with an
     /// ASCII byte share this automaton (as `Literal::Phrase`): one pass over the text finds
     /// both, where two automatons took two.
@@ -222,8 +223,10 @@ impl RegexGroup {
                 case_insensitive,
                 collapsed_whitespace,
             );
+            let mut prefix = false;
             match triggers::of(&p, case_insensitive) {
-                Some(found) => {
+                Some((found, starts_match)) => {
+                    prefix = starts_match;
                     for literal in found {
                         literals.push(literal);
                         owner.push(Literal::Trigger(index));
@@ -231,7 +234,7 @@ impl RegexGroup {
                 }
                 None => untriggered.push(index),
             }
-            each.push((*rule, re, bound, p));
+            each.push((*rule, re, bound, prefix, p));
         }
         let triggers = if literals.is_empty() {
             None
@@ -246,7 +249,7 @@ impl RegexGroup {
         let untriggered = if untriggered.is_empty() {
             None
         } else {
-            let set = RegexSetBuilder::new(untriggered.iter().map(|&i| &each[i].3))
+            let set = RegexSetBuilder::new(untriggered.iter().map(|&i| &each[i].4))
                 .case_insensitive(case_insensitive)
                 .multi_line(true)
                 .size_limit(REGEX_SIZE_LIMIT)
@@ -256,7 +259,7 @@ impl RegexGroup {
         };
         let each = each
             .into_iter()
-            .map(|(rule, re, bound, _)| (rule, re, bound))
+            .map(|(rule, re, bound, prefix, _)| (rule, re, bound, prefix))
             .collect();
         Ok(Some(Self {
             each,
@@ -299,6 +302,10 @@ impl RegexGroup {
                     continue;
                 }
                 match self.each[i].2 {
+                    // A match starting at this trigger ends within `bound` of its start.
+                    Some(bound) if long && self.each[i].3 && windows[i].len() < MAX_WINDOWS => {
+                        windows[i].push((m.start(), m.start() + bound));
+                    }
                     Some(bound) if long && windows[i].len() < MAX_WINDOWS => {
                         windows[i].push((m.start().saturating_sub(bound), m.end() + bound));
                     }
@@ -311,7 +318,7 @@ impl RegexGroup {
                 whole[members[i]] = true;
             }
         }
-        for (i, (rule, re, _)) in self.each.iter().enumerate() {
+        for (i, (rule, re, _, prefix)) in self.each.iter().enumerate() {
             let windowed = long && !windows[i].is_empty();
             if !(whole[i] || windowed) || !enabled(*rule) {
                 continue;
@@ -324,6 +331,29 @@ impl RegexGroup {
             };
             if whole[i] {
                 search_in(0, haystack.len());
+            } else if windowed && *prefix {
+                // Every match starts at a trigger: the leftmost one is found by trying the
+                // trigger positions in order, and the search goes on after its end, as
+                // `find_iter` would.
+                let mut starts = std::mem::take(&mut windows[i]);
+                starts.sort_unstable();
+                let mut after = 0;
+                for (start, end) in starts {
+                    if start < after {
+                        continue;
+                    }
+                    let mut end = end.min(haystack.len());
+                    while !haystack.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    let input = Input::new(haystack)
+                        .range(start..end)
+                        .anchored(Anchored::Yes);
+                    if let Some(m) = re.search(&input).filter(|m| !m.is_empty()) {
+                        found(*rule, m.start(), m.end());
+                        after = m.end();
+                    }
+                }
             } else if windowed {
                 for (start, end) in merged(haystack, std::mem::take(&mut windows[i])) {
                     search_in(start, end);
@@ -473,10 +503,16 @@ mod triggers {
 
     /// The pattern's triggers, or `None` when it has none of at least
     /// [`MIN_TRIGGER_LEN`] bytes (or does not parse; the caller's compile reports that).
-    pub(super) fn of(pattern: &str, case_insensitive: bool) -> Option<Vec<Vec<u8>>> {
-        let seq = required(&parse(pattern, case_insensitive)?)?;
+    /// With them, whether they are prefixes: every match then starts with one of them.
+    pub(super) fn of(pattern: &str, case_insensitive: bool) -> Option<(Vec<Vec<u8>>, bool)> {
+        let hir = parse(pattern, case_insensitive)?;
+        let seq = required(&hir)?;
         let literals = seq.literals()?;
-        Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+        let prefix = own(&hir).as_ref() == Some(&seq);
+        Some((
+            literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
+            prefix,
+        ))
     }
 
     /// The shortest literal of a finite, non-empty sequence; 0 otherwise.
@@ -507,17 +543,22 @@ mod triggers {
         }
     }
 
-    /// Literals every match of `hir` contains: the prefixes of the expression itself, or of
-    /// any one part of a concatenation (a match contains a match of each part), or the union
-    /// over the branches of an alternation (a match contains a match of some branch).
-    fn required(hir: &Hir) -> Option<Seq> {
+    /// The prefixes of `hir`, one of which starts every match, if usable as triggers.
+    fn own(hir: &Hir) -> Option<Seq> {
         let mut extractor = Extractor::new();
         extractor.kind(ExtractKind::Prefix);
         // Not `optimize_for_prefix_by_preference`: it shortens literals to common prefixes
         // ("ghs_", "ghu_" to "gh"), good for one regex's prefilter, useless as a trigger.
         let mut own = extractor.extract(hir);
         own.dedup();
-        let own = usable(&own).then_some(own);
+        usable(&own).then_some(own)
+    }
+
+    /// Literals every match of `hir` contains: the prefixes of the expression itself, or of
+    /// any one part of a concatenation (a match contains a match of each part), or the union
+    /// over the branches of an alternation (a match contains a match of some branch).
+    fn required(hir: &Hir) -> Option<Seq> {
+        let own = own(hir);
         let inner = match hir.kind() {
             HirKind::Capture(capture) => required(&capture.sub),
             HirKind::Concat(parts) => parts.iter().map(required).fold(None, better),
@@ -829,7 +870,7 @@ mod tests {
         ] {
             let pack = RulePack::from_toml(source).unwrap();
             let group = pack.normalized.as_ref().unwrap();
-            for (rule, _, bound) in &group.each {
+            for (rule, _, bound, _) in &group.each {
                 assert!(
                     bound.is_some(),
                     "{} has an unbounded pattern",
@@ -895,7 +936,7 @@ mod tests {
     /// Every match of every pattern, found by running each regex on its own.
     fn brute_force(group: &RegexGroup, text: &str) -> Vec<(usize, usize, usize)> {
         let mut all = Vec::new();
-        for (rule, re, _) in &group.each {
+        for (rule, re, _, _) in &group.each {
             for m in re.find_iter(text).filter(|m| !m.is_empty()) {
                 all.push((*rule, m.start(), m.end()));
             }
@@ -969,20 +1010,28 @@ mod tests {
     #[test]
     fn triggers_are_literals_every_match_contains() {
         let of = |p: &str| {
-            triggers::of(&ascii_word_boundaries(p), false).map(|mut literals| {
+            triggers::of(&ascii_word_boundaries(p), false).map(|(mut literals, prefix)| {
                 literals.sort();
-                literals
+                (literals, prefix)
             })
         };
         // A prefix.
         assert_eq!(
             of(r"\b(?:ignore|forget)\s+all\b"),
-            Some(vec![b"forget".to_vec(), b"ignore".to_vec()])
+            Some((vec![b"forget".to_vec(), b"ignore".to_vec()], true))
         );
         // No usable prefix: the literals of the one part every match needs.
         assert_eq!(
             of(r"(?:^|[.!?]\s*)vergiss\s+alles"),
-            Some(vec![b"vergiss".to_vec()])
+            Some((vec![b"vergiss".to_vec()], false))
+        );
+        // A prefix, but a longer literal inside is the better trigger.
+        assert_eq!(
+            of(r"\b(?:ask|say)\s+(?:confidential|classified)\b"),
+            Some((
+                vec![b"classified".to_vec(), b"confidential".to_vec()],
+                false
+            ))
         );
         // Nothing of three bytes or more that every match contains.
         assert_eq!(of(r"\b[a-z]{2}\s+(?:is|as)\b"), None);
