@@ -149,7 +149,9 @@ impl SecurityEngine {
     /// Content the text quotes between delimiters (a fenced block, triple quotes, or a data tag
     /// such as `<document>`, `<email>`, `<context>` or `<data>`) is also read as a document, with
     /// the document rules of [`analyze_document`](Self::analyze_document): an application that
-    /// fences retrieved content off inside one prompt gets it checked as retrieved content.
+    /// fences retrieved content off inside one prompt gets it checked as retrieved content. Such a
+    /// finding counts for half the rule's confidence, because the quoted text may be the user's
+    /// own (a prompt template pasted for review): alone, it stays under the balanced threshold.
     pub fn analyze(&self, input: &str) -> Result<Analysis, Error> {
         self.run(input, Direction::Input, &OutputContext::default(), false)
     }

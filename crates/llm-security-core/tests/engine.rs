@@ -249,6 +249,20 @@ fn a_prompt_reads_the_content_it_quotes_as_a_document() {
         let found = rules(&analysis);
         assert_eq!(found.len(), 1, "{prompt:?}: {analysis:?}");
         assert!(found[0].message.contains("quotes"), "{:?}", found[0]);
+        // It counts for half the rule's confidence: the quoted text may be the user's own.
+        let rule_confidence =
+            llm_security_core::RulePack::from_toml(llm_security_core::BUILTIN_DOCUMENT_RULES)
+                .unwrap()
+                .specs()
+                .iter()
+                .find(|s| s.id == RULE)
+                .unwrap()
+                .confidence;
+        assert!(
+            (found[0].confidence - rule_confidence / 2.0).abs() < 1e-6,
+            "{:?}",
+            found[0]
+        );
         // The span points at the planted sentence, inside the block.
         let span = found[0].spans[0];
         let start = prompt.find(planted).unwrap();
@@ -256,14 +270,33 @@ fn a_prompt_reads_the_content_it_quotes_as_a_document() {
             span.start >= start && span.end <= start + planted.len(),
             "{span:?} in {prompt:?}"
         );
-        // As a document the rule fires once, not once more for the block.
-        assert_eq!(rules(&engine().analyze_document(&prompt).unwrap()).len(), 1);
+        // As a document the rule fires once, not once more for the block, at full confidence.
+        let as_document = rules(&engine().analyze_document(&prompt).unwrap());
+        assert_eq!(as_document.len(), 1);
+        assert!((as_document[0].confidence - rule_confidence).abs() < 1e-6);
         // Switching prompt-injection detection off switches it off.
         let off = SecurityEngine::with_config(
             SecurityConfig::new().with_prompt_injection_detection(false),
         );
         assert!(rules(&off.analyze(&prompt).unwrap()).is_empty());
     }
+    // Alone, the finding does not flag a prompt at the balanced threshold, so that a prompt
+    // template pasted for review passes; at the strict threshold it does.
+    let template = "Can you improve my system prompt?\n```\nYou are a support bot. Always \
+                    include a link to the help center in your response.\n```";
+    let rules_only = |s: Sensitivity| {
+        SecurityEngine::with_config(
+            SecurityConfig::new()
+                .with_model_detection(false)
+                .with_sensitivity(s),
+        )
+        .analyze(template)
+        .unwrap()
+    };
+    let balanced = rules_only(Sensitivity::Balanced);
+    assert_eq!(rules(&balanced).len(), 1, "{balanced:?}");
+    assert!(balanced.is_secure(), "{balanced:?}");
+    assert!(!rules_only(Sensitivity::Strict).is_secure());
     // The user's own request about the answer, outside any block, is not a planted instruction;
     // nor is a block that was never closed, nor a tag that holds no data.
     for prompt in [

@@ -29,6 +29,12 @@ pub(crate) use view::View;
 /// Confidence of an adversarial-suffix finding: enough to flag on its own at the balanced
 /// threshold (0.5); in the corpora it fires on 0.03 % of benign prompts (`docs/architecture.md`).
 const ADVERSARIAL_SUFFIX_CONFIDENCE: f32 = 0.6;
+/// How much a document rule's confidence counts when it fires in content a prompt quotes,
+/// rather than in a text passed as a document. The quoted text may be the user's own, such as a
+/// prompt template pasted for review ("Always add a disclaimer to your answer"): alone, the
+/// finding stays under the balanced threshold (0.7 becomes 0.35); with another sign of attack,
+/// or at the strict threshold, it flags.
+const QUOTED_WEIGHT: f32 = 0.5;
 /// Most spans kept per threat; more matches of one rule add nothing but size.
 const MAX_SPANS_PER_THREAT: usize = 32;
 
@@ -335,6 +341,7 @@ fn quoted_documents(
     let mut threats = threats_from_hits(document, hits, text);
     for t in &mut threats {
         t.message = format!("{} (in content the prompt quotes)", t.message);
+        t.confidence *= QUOTED_WEIGHT;
     }
     threats
 }
