@@ -26,7 +26,12 @@
 //! scan costs a few linear passes whatever the number of rules, plus one search per pattern
 //! whose trigger occurs.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::{OverlappingState, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{
+    AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored as AcAnchored, MatchKind,
+};
 use regex::{RegexSet, RegexSetBuilder};
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
@@ -162,7 +167,7 @@ struct RegexGroup {
     /// Every trigger literal, and what it stands for. The pack's phrases that start with an
     /// ASCII byte share this automaton (as `Literal::Phrase`): one pass over the text finds
     /// both, where two automatons took two.
-    triggers: Option<(AhoCorasick, Vec<Literal>)>,
+    triggers: Option<(DFA, Vec<Literal>)>,
     /// The patterns without triggers, and the index in `each` of every member of the set.
     untriggered: Option<(RegexSet, Vec<usize>)>,
 }
@@ -239,9 +244,8 @@ impl RegexGroup {
         let triggers = if literals.is_empty() {
             None
         } else {
-            let automaton = AhoCorasickBuilder::new()
+            let automaton = DFA::builder()
                 .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
                 .build(&literals)
                 .map_err(|e| Error::rules(format!("phrases and pattern triggers: {e}")))?;
             Some((automaton, owner))
@@ -288,12 +292,12 @@ impl RegexGroup {
             Vec::new()
         };
         if let Some((automaton, owner)) = &self.triggers {
-            for m in automaton.find_overlapping_iter(haystack) {
-                let i = match owner[m.pattern().as_usize()] {
+            for m in occurrences(automaton, haystack.as_bytes()) {
+                let i = match owner[m.pattern] {
                     Literal::Trigger(i) => i,
                     Literal::Phrase(rule) => {
-                        if enabled(rule) && whole_word(haystack, m.start(), m.end()) {
-                            phrase(rule, m.start(), m.end());
+                        if enabled(rule) && whole_word(haystack, m.start, m.end) {
+                            phrase(rule, m.start, m.end);
                         }
                         continue;
                     }
@@ -304,10 +308,10 @@ impl RegexGroup {
                 match self.each[i].2 {
                     // A match starting at this trigger ends within `bound` of its start.
                     Some(bound) if long && self.each[i].3 && windows[i].len() < MAX_WINDOWS => {
-                        windows[i].push((m.start(), m.start() + bound));
+                        windows[i].push((m.start, m.start + bound));
                     }
                     Some(bound) if long && windows[i].len() < MAX_WINDOWS => {
-                        windows[i].push((m.start().saturating_sub(bound), m.end() + bound));
+                        windows[i].push((m.start.saturating_sub(bound), m.end + bound));
                     }
                     _ => whole[i] = true,
                 }
@@ -361,6 +365,93 @@ impl RegexGroup {
             }
         }
     }
+}
+
+/// One occurrence of a literal of a trigger automaton.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Occurrence {
+    pattern: usize,
+    start: usize,
+    end: usize,
+}
+
+/// Interleaved walks of [`occurrences`] on long texts.
+const LANES: usize = 4;
+/// Shortest piece of text a lane walks; shorter texts are walked in one piece.
+const MIN_LANE: usize = 1024;
+
+/// Every occurrence of every literal of `dfa` in `haystack`, overlapping ones included, in the
+/// order of an overlapping search (by end, then as the automaton lists them).
+///
+/// Each step of a walk waits for the previous step's state to load, so one walk uses little of
+/// the processor. A long text is cut into [`LANES`] pieces walked in step with each other: each
+/// lane starts far enough before its piece to see every literal that ends in it (the longest
+/// literal's length less one), and reports only those. (The lanes do not use the prefilter: on
+/// varied text it stops at nearly every byte, and the walks in step were faster.)
+fn occurrences(dfa: &DFA, haystack: &[u8]) -> Vec<Occurrence> {
+    if haystack.len() < LANES * MIN_LANE {
+        // One walk, which skips ahead with the automaton's prefilter where it can.
+        let input = aho_corasick::Input::new(haystack);
+        let mut state = OverlappingState::start();
+        let mut found = Vec::new();
+        while dfa.try_find_overlapping(&input, &mut state).is_ok() {
+            let Some(m) = state.get_match() else { break };
+            found.push(Occurrence {
+                pattern: m.pattern().as_usize(),
+                start: m.start(),
+                end: m.end(),
+            });
+        }
+        return found;
+    }
+    let lanes = LANES;
+    let piece = haystack.len().div_ceil(lanes);
+    let reach = dfa.max_pattern_len().saturating_sub(1);
+    // For each lane: where it reports from, where it ends, and where it walks from.
+    let own = |j: usize| {
+        (
+            (j * piece).min(haystack.len()),
+            ((j + 1) * piece).min(haystack.len()),
+        )
+    };
+    let mut found: Vec<Vec<Occurrence>> = vec![Vec::new(); lanes];
+    let mut at: [usize; LANES] = [0; LANES];
+    // The automaton is built for unanchored searches (the builder's default): this start exists.
+    let Ok(start) = dfa.start_state(AcAnchored::No) else {
+        return Vec::new();
+    };
+    let mut state: [StateID; LANES] = [start; LANES];
+    for (j, at) in at.iter_mut().enumerate().take(lanes) {
+        *at = own(j).0.saturating_sub(reach);
+    }
+    let step = |j: usize, at: usize, state: &mut StateID, found: &mut Vec<Occurrence>| {
+        let sid = dfa.next_state(AcAnchored::No, *state, haystack[at]);
+        *state = sid;
+        if dfa.is_special(sid) && dfa.is_match(sid) && at >= own(j).0 {
+            for k in 0..dfa.match_len(sid) {
+                let pattern = dfa.match_pattern(sid, k);
+                found.push(Occurrence {
+                    pattern: pattern.as_usize(),
+                    start: at + 1 - dfa.pattern_len(pattern),
+                    end: at + 1,
+                });
+            }
+        }
+    };
+    // In step while every lane has text left, then each lane to its end.
+    let common = (0..lanes).map(|j| own(j).1 - at[j]).min().unwrap_or(0);
+    for _ in 0..common {
+        for j in 0..lanes {
+            step(j, at[j], &mut state[j], &mut found[j]);
+            at[j] += 1;
+        }
+    }
+    for j in 0..lanes {
+        for p in at[j]..own(j).1 {
+            step(j, p, &mut state[j], &mut found[j]);
+        }
+    }
+    found.concat()
 }
 
 /// The windows sorted, clamped to the text and its character boundaries, and merged where they
@@ -1005,6 +1096,27 @@ mod tests {
             vec![(0, 4), (7, text.len())]
         );
         assert_eq!(merged(text, vec![(0, 3), (3, 5)]), vec![(0, 5)]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn walks_in_step_find_what_one_overlapping_search_finds(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "abc", "bcd", "cdef", "abcdefgh", "x", "  ", "\u{e9}", "ab", "prompt",
+                "ignore all previous instructions", "zz",
+            ]), 600..1200),
+        ) {
+            let literals = ["abc", "bcd", "abcdefgh", "c", "prompt", "ignore all previous instructions", "\u{e9}ab"];
+            let dfa = DFA::builder().match_kind(MatchKind::Standard).build(literals).unwrap();
+            let reference = AhoCorasick::builder().match_kind(MatchKind::Standard).build(literals).unwrap();
+            let text: String = parts.concat();
+            proptest::prop_assume!(text.len() >= LANES * MIN_LANE);
+            let expected: Vec<Occurrence> = reference
+                .find_overlapping_iter(&text)
+                .map(|m| Occurrence { pattern: m.pattern().as_usize(), start: m.start(), end: m.end() })
+                .collect();
+            proptest::prop_assert_eq!(occurrences(&dfa, text.as_bytes()), expected);
+        }
     }
 
     #[test]
