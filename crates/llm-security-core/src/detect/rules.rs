@@ -292,18 +292,18 @@ impl RegexGroup {
             Vec::new()
         };
         if let Some((automaton, owner)) = &self.triggers {
-            for m in occurrences(automaton, haystack.as_bytes()) {
+            occurrences(automaton, haystack.as_bytes(), &mut |m| {
                 let i = match owner[m.pattern] {
                     Literal::Trigger(i) => i,
                     Literal::Phrase(rule) => {
                         if enabled(rule) && whole_word(haystack, m.start, m.end) {
                             phrase(rule, m.start, m.end);
                         }
-                        continue;
+                        return;
                     }
                 };
                 if whole[i] {
-                    continue;
+                    return;
                 }
                 match self.each[i].2 {
                     // A match starting at this trigger ends within `bound` of its start.
@@ -315,7 +315,7 @@ impl RegexGroup {
                     }
                     _ => whole[i] = true,
                 }
-            }
+            });
         }
         if let Some((set, members)) = &self.untriggered {
             for i in set.matches(haystack).iter() {
@@ -380,78 +380,80 @@ const LANES: usize = 4;
 /// Shortest piece of text a lane walks; shorter texts are walked in one piece.
 const MIN_LANE: usize = 1024;
 
-/// Every occurrence of every literal of `dfa` in `haystack`, overlapping ones included, in the
-/// order of an overlapping search (by end, then as the automaton lists them).
+/// Calls `each` with every occurrence of every literal of `dfa` in `haystack`, overlapping ones
+/// included, in the order of an overlapping search (by end, then as the automaton lists them).
 ///
 /// Each step of a walk waits for the previous step's state to load, so one walk uses little of
 /// the processor. A long text is cut into [`LANES`] pieces walked in step with each other: each
 /// lane starts far enough before its piece to see every literal that ends in it (the longest
 /// literal's length less one), and reports only those. (The lanes do not use the prefilter: on
 /// varied text it stops at nearly every byte, and the walks in step were faster.)
-fn occurrences(dfa: &DFA, haystack: &[u8]) -> Vec<Occurrence> {
+fn occurrences(dfa: &DFA, haystack: &[u8], each: &mut dyn FnMut(Occurrence)) {
     if haystack.len() < LANES * MIN_LANE {
         // One walk, which skips ahead with the automaton's prefilter where it can.
         let input = aho_corasick::Input::new(haystack);
         let mut state = OverlappingState::start();
-        let mut found = Vec::new();
         while dfa.try_find_overlapping(&input, &mut state).is_ok() {
             let Some(m) = state.get_match() else { break };
-            found.push(Occurrence {
+            each(Occurrence {
                 pattern: m.pattern().as_usize(),
                 start: m.start(),
                 end: m.end(),
             });
         }
-        return found;
+        return;
     }
-    let lanes = LANES;
-    let piece = haystack.len().div_ceil(lanes);
+    let piece = haystack.len().div_ceil(LANES);
     let reach = dfa.max_pattern_len().saturating_sub(1);
-    // For each lane: where it reports from, where it ends, and where it walks from.
-    let own = |j: usize| {
-        (
-            (j * piece).min(haystack.len()),
-            ((j + 1) * piece).min(haystack.len()),
-        )
-    };
-    let mut found: Vec<Vec<Occurrence>> = vec![Vec::new(); lanes];
-    let mut at: [usize; LANES] = [0; LANES];
     // The automaton is built for unanchored searches (the builder's default): this start exists.
     let Ok(start) = dfa.start_state(AcAnchored::No) else {
-        return Vec::new();
+        return;
     };
+    // For each lane: where it reports from, where it ends, where it is, and its state.
+    let from: [usize; LANES] = std::array::from_fn(|j| (j * piece).min(haystack.len()));
+    let to: [usize; LANES] = std::array::from_fn(|j| ((j + 1) * piece).min(haystack.len()));
+    let mut at: [usize; LANES] = std::array::from_fn(|j| from[j].saturating_sub(reach));
     let mut state: [StateID; LANES] = [start; LANES];
-    for (j, at) in at.iter_mut().enumerate().take(lanes) {
-        *at = own(j).0.saturating_sub(reach);
-    }
-    let step = |j: usize, at: usize, state: &mut StateID, found: &mut Vec<Occurrence>| {
-        let sid = dfa.next_state(AcAnchored::No, *state, haystack[at]);
-        *state = sid;
-        if dfa.is_special(sid) && dfa.is_match(sid) && at >= own(j).0 {
-            for k in 0..dfa.match_len(sid) {
-                let pattern = dfa.match_pattern(sid, k);
-                found.push(Occurrence {
-                    pattern: pattern.as_usize(),
-                    start: at + 1 - dfa.pattern_len(pattern),
-                    end: at + 1,
-                });
-            }
-        }
-    };
+    let mut found: [Vec<Occurrence>; LANES] = std::array::from_fn(|_| Vec::new());
     // In step while every lane has text left, then each lane to its end.
-    let common = (0..lanes).map(|j| own(j).1 - at[j]).min().unwrap_or(0);
+    let common = (0..LANES).map(|j| to[j] - at[j]).min().unwrap_or(0);
     for _ in 0..common {
-        for j in 0..lanes {
-            step(j, at[j], &mut state[j], &mut found[j]);
+        for j in 0..LANES {
+            let sid = dfa.next_state(AcAnchored::No, state[j], haystack[at[j]]);
+            state[j] = sid;
+            if dfa.is_match(sid) {
+                report(dfa, sid, at[j], from[j], &mut found[j]);
+            }
             at[j] += 1;
         }
     }
-    for j in 0..lanes {
-        for p in at[j]..own(j).1 {
-            step(j, p, &mut state[j], &mut found[j]);
+    for j in 0..LANES {
+        for (p, &byte) in haystack.iter().enumerate().take(to[j]).skip(at[j]) {
+            let sid = dfa.next_state(AcAnchored::No, state[j], byte);
+            state[j] = sid;
+            if dfa.is_match(sid) {
+                report(dfa, sid, p, from[j], &mut found[j]);
+            }
         }
     }
-    found.concat()
+    found.into_iter().flatten().for_each(each);
+}
+
+/// The occurrences that end at byte `at` (state `sid`, a match state), if the lane reports from
+/// `from` on.
+#[cold]
+fn report(dfa: &DFA, sid: StateID, at: usize, from: usize, found: &mut Vec<Occurrence>) {
+    if at < from {
+        return;
+    }
+    for k in 0..dfa.match_len(sid) {
+        let pattern = dfa.match_pattern(sid, k);
+        found.push(Occurrence {
+            pattern: pattern.as_usize(),
+            start: at + 1 - dfa.pattern_len(pattern),
+            end: at + 1,
+        });
+    }
 }
 
 /// The windows sorted, clamped to the text and its character boundaries, and merged where they
@@ -1115,7 +1117,9 @@ mod tests {
                 .find_overlapping_iter(&text)
                 .map(|m| Occurrence { pattern: m.pattern().as_usize(), start: m.start(), end: m.end() })
                 .collect();
-            proptest::prop_assert_eq!(occurrences(&dfa, text.as_bytes()), expected);
+            let mut found = Vec::new();
+            occurrences(&dfa, text.as_bytes(), &mut |o| found.push(o));
+            proptest::prop_assert_eq!(found, expected);
         }
     }
 
