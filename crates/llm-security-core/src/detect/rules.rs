@@ -274,7 +274,11 @@ impl RegexGroup {
 
     /// Calls `found(rule, start, end)` for every match of a pattern, in `haystack`
     /// coordinates, pattern by pattern in pack order, and `phrase(rule, start, end)` for every
-    /// whole-word occurrence of a phrase, in text order.
+    /// whole-word occurrence of a phrase, in no particular order on long texts.
+    ///
+    /// What the trigger occurrences decide does not depend on their order (see
+    /// [`occurrences`]): a pattern is searched whole once more than [`MAX_WINDOWS`] of its
+    /// triggers occur, else in windows around them, which are sorted before use.
     fn scan(
         &self,
         haystack: &str,
@@ -381,7 +385,7 @@ const LANES: usize = 4;
 const MIN_LANE: usize = 1024;
 
 /// Calls `each` with every occurrence of every literal of `dfa` in `haystack`, overlapping ones
-/// included, in the order of an overlapping search (by end, then as the automaton lists them).
+/// included, once each. On long texts they come in no particular order, and nothing is buffered.
 ///
 /// Each step of a walk waits for the previous step's state to load, so one walk uses little of
 /// the processor. A long text is cut into [`LANES`] pieces walked in step with each other: each
@@ -414,7 +418,6 @@ fn occurrences(dfa: &DFA, haystack: &[u8], each: &mut dyn FnMut(Occurrence)) {
     let to: [usize; LANES] = std::array::from_fn(|j| ((j + 1) * piece).min(haystack.len()));
     let mut at: [usize; LANES] = std::array::from_fn(|j| from[j].saturating_sub(reach));
     let mut state: [StateID; LANES] = [start; LANES];
-    let mut found: [Vec<Occurrence>; LANES] = std::array::from_fn(|_| Vec::new());
     // In step while every lane has text left, then each lane to its end.
     let common = (0..LANES).map(|j| to[j] - at[j]).min().unwrap_or(0);
     for _ in 0..common {
@@ -422,7 +425,7 @@ fn occurrences(dfa: &DFA, haystack: &[u8], each: &mut dyn FnMut(Occurrence)) {
             let sid = dfa.next_state(AcAnchored::No, state[j], haystack[at[j]]);
             state[j] = sid;
             if dfa.is_match(sid) {
-                report(dfa, sid, at[j], from[j], &mut found[j]);
+                report(dfa, sid, at[j], from[j], each);
             }
             at[j] += 1;
         }
@@ -432,23 +435,22 @@ fn occurrences(dfa: &DFA, haystack: &[u8], each: &mut dyn FnMut(Occurrence)) {
             let sid = dfa.next_state(AcAnchored::No, state[j], byte);
             state[j] = sid;
             if dfa.is_match(sid) {
-                report(dfa, sid, p, from[j], &mut found[j]);
+                report(dfa, sid, p, from[j], each);
             }
         }
     }
-    found.into_iter().flatten().for_each(each);
 }
 
 /// The occurrences that end at byte `at` (state `sid`, a match state), if the lane reports from
 /// `from` on.
 #[cold]
-fn report(dfa: &DFA, sid: StateID, at: usize, from: usize, found: &mut Vec<Occurrence>) {
+fn report(dfa: &DFA, sid: StateID, at: usize, from: usize, each: &mut dyn FnMut(Occurrence)) {
     if at < from {
         return;
     }
     for k in 0..dfa.match_len(sid) {
         let pattern = dfa.match_pattern(sid, k);
-        found.push(Occurrence {
+        each(Occurrence {
             pattern: pattern.as_usize(),
             start: at + 1 - dfa.pattern_len(pattern),
             end: at + 1,
@@ -1119,6 +1121,10 @@ mod tests {
                 .collect();
             let mut found = Vec::new();
             occurrences(&dfa, text.as_bytes(), &mut |o| found.push(o));
+            let key = |o: &Occurrence| (o.end, o.start, o.pattern);
+            found.sort_by_key(key);
+            let mut expected = expected;
+            expected.sort_by_key(key);
             proptest::prop_assert_eq!(found, expected);
         }
     }
