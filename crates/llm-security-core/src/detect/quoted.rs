@@ -200,16 +200,29 @@ mod tests {
 
     #[test]
     fn finds_fences_triple_quotes_and_data_tags() {
-        let text = "Summarize:\n```\nfirst\n```\nthen \"\"\"second\"\"\" and ~~~~third~~~~ end";
-        assert_eq!(quoted(text), ["\nfirst\n", "second", "third"]);
-        let text = "Given this document:\n<data>\nbody</data>\nQ: <EMAIL from=\"a\">mail</email >";
-        assert_eq!(quoted(text), ["\nbody", "mail"]);
-    }
-
-    #[test]
-    fn a_block_inside_a_block_is_part_of_it() {
-        let text = "<document>see ```x``` and <email>y</email></document> ```z```";
-        assert_eq!(quoted(text), ["see ```x``` and <email>y</email>", "z"]);
+        let cases: [(&str, &[&str]); 4] = [
+            (
+                "Summarize:\n```\nfirst\n```\nthen \"\"\"second\"\"\" and ~~~~third~~~~ end",
+                &["\nfirst\n", "second", "third"],
+            ),
+            (
+                "Given this document:\n<data>\nbody</data>\nQ: <EMAIL from=\"a\">mail</email >",
+                &["\nbody", "mail"],
+            ),
+            // A block inside a block is part of it.
+            (
+                "<document>see ```x``` and <email>y</email></document> ```z```",
+                &["see ```x``` and <email>y</email>", "z"],
+            ),
+            // An unclosed tag does not hide later blocks.
+            (
+                "<context> open <data>closed</data> ```code```",
+                &["closed", "code"],
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(quoted(text), expected, "{text:?}");
+        }
     }
 
     #[test]
@@ -225,12 +238,6 @@ mod tests {
         ] {
             assert!(blocks(text).is_empty(), "{text:?}");
         }
-    }
-
-    #[test]
-    fn an_unclosed_tag_does_not_hide_later_blocks() {
-        let text = "<context> open <data>closed</data> ```code```";
-        assert_eq!(quoted(text), ["closed", "code"]);
     }
 
     #[test]
