@@ -116,6 +116,45 @@ pub(crate) fn read_rows(
     Ok(rows)
 }
 
+/// How the sources of rows written for this project begin.
+pub(crate) const OWN_PREFIX: &str = "llm-security:";
+
+/// Whether a row was written for this project (see [`read_own`]).
+pub(crate) fn is_own(r: &Row) -> bool {
+    r.group.starts_with(OWN_PREFIX)
+}
+
+/// Reads the rows written for this project: every `*.jsonl` file in `dir`, in name order.
+/// Each row's source must begin with [`OWN_PREFIX`], so that they are never mistaken for
+/// (or pooled with) the public corpora's.
+pub(crate) fn read_own(dir: &Path) -> anyhow::Result<Vec<Row>> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut rows = Vec::new();
+    for path in files {
+        let read = read_rows(&path, "text", "label")?;
+        if let Some(r) = read.iter().find(|r| !is_own(r)) {
+            bail!(
+                "{}: source {:?} does not begin with {OWN_PREFIX:?}; rows written for this project name their source that way",
+                path.display(),
+                r.group
+            );
+        }
+        rows.extend(read);
+    }
+    Ok(rows)
+}
+
 /// The source name of the crate documentation rows.
 pub(crate) const CRATE_DOCS: &str = "crates.io READMEs (Cargo.lock)";
 /// The category that marks a row as a whole document rather than a prompt.

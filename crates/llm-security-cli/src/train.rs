@@ -12,16 +12,16 @@ use llm_security::classifier::{self, CLASSES};
 use llm_security::{Classifier, SecurityConfig, SecurityEngine};
 use rayon::prelude::*;
 
-use crate::data::{DOCUMENT, Row, cargo_home, crate_docs, permissive, read_rows};
+use crate::data::{DOCUMENT, Row, cargo_home, crate_docs, is_own, permissive, read_own, read_rows};
 use crate::metrics::{Scored, metrics, threshold_for_fpr};
 
 /// Hash bits of the shipped model (2^16 buckets x 3 classes, 192 KiB quantized).
 const BITS: u32 = 16;
 /// The benign prior the shipped model assumes, as a log-odds shift against each attack class
-/// (2.2 is about 0.82 benign against 0.09 per attack class). Chosen so that the balanced
-/// threshold (0.5) flags 1 % of benign prompts held out by source (`docs/detection-eval.md`):
-/// one number tuned on the evaluation data.
-const PRIOR_SHIFT: f32 = 2.2;
+/// (2.1 is about 0.80 benign against 0.10 per attack class). Chosen so that the balanced
+/// threshold (0.5) flags at most 1 % of benign prompts held out by source
+/// (`docs/detection-eval.md`): one number tuned on the evaluation data.
+const PRIOR_SHIFT: f32 = 2.1;
 /// Tokens per window and stride for long texts.
 const WINDOW: u32 = 32;
 const STRIDE: u32 = 16;
@@ -61,6 +61,12 @@ pub(crate) struct TrainArgs {
     /// windows; the shipped model is trained with `--cargo-docs Cargo.lock`.
     #[arg(long, value_name = "Cargo.lock")]
     cargo_docs: Option<PathBuf>,
+    /// Labelled rows written for this project (every `*.jsonl` in the folder, in the corpora's
+    /// schema, with sources named `llm-security:...`): prompts the public corpora lack, such as
+    /// follow-up messages in a chat. Rows with `split = train` train the fast classifier; the
+    /// evaluation reports these sources apart from the public corpora.
+    #[arg(long, default_value = "data/prompts", value_name = "DIR")]
+    own: PathBuf,
     /// Instead of writing a model, measure with each training source held out in turn (plus
     /// the sources that may not train at all) and write a Markdown report here.
     #[arg(long, value_name = "REPORT.md")]
@@ -106,7 +112,9 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     for f in FILES {
         rows.extend(read_rows(&args.data.join(f), "text", "label")?);
     }
-    let mut docs = Vec::new();
+    // Rows that train the fast classifier but are not the public corpora: documents and this
+    // project's own rows.
+    let mut extra = Vec::new();
     if let Some(lock) = &args.cargo_docs {
         let found = crate_docs(lock, &cargo_home()?)?;
         eprintln!(
@@ -117,8 +125,9 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             found.oversized,
             crate::data::MAX_README_BYTES / 1024
         );
-        docs = found.rows;
+        extra = found.rows;
     }
+    extra.extend(read_own(&args.own)?);
     #[cfg(feature = "semantic")]
     if args.semantic {
         let model_dir = args.model_dir.as_deref().context(
@@ -132,12 +141,12 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 head_out: &args.head_out,
                 cache: &args.embedding_cache,
                 latency: args.latency,
-                docs: &docs,
+                extra: &extra,
             },
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    rows.extend(docs);
+    rows.extend(extra);
     let trainable: Vec<&Row> = rows
         .iter()
         .filter(|r| permissive(&r.license) && r.split == "train")
@@ -445,7 +454,16 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
     let mut by_group: BTreeMap<&str, Vec<Scored>> = BTreeMap::new();
     // The target is defined on the prompt corpora: documents get their own section.
     let mut documents: Vec<Scored> = Vec::new();
+    // So do the rows written for this project: they are not a public source.
+    let mut own: BTreeMap<&str, Vec<Scored>> = BTreeMap::new();
     for (r, score) in rows.iter().zip(&scores) {
+        if is_own(r) {
+            own.entry(r.group.as_str()).or_default().push(Scored {
+                score: *score,
+                attack: r.label.is_attack(),
+            });
+            continue;
+        }
         if r.category == DOCUMENT {
             documents.push(Scored {
                 score: *score,
@@ -470,6 +488,7 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
         .iter()
         .filter(|r| permissive(&r.license) && r.split == "dev")
         .partition(|r| r.category == DOCUMENT);
+    let (own_dev, dev): (Vec<&Row>, Vec<&Row>) = dev.into_iter().partition(|r| is_own(r));
     let dev_scores = score_all(&full, &dev);
     let docs_dev_scores = score_all(&full, &docs_dev);
     let threshold = SecurityConfig::new().effective_threshold();
@@ -640,7 +659,51 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
             pct(split.fpr)
         )?;
     }
+    own_section(&mut out, &own, &own_dev, &full, threshold)?;
     Ok(out)
+}
+
+/// The report's section on the rows written for this project: each source scored by a model
+/// that never saw it, and its dev split by the model trained on its train split.
+fn own_section(
+    out: &mut String,
+    held_out: &BTreeMap<&str, Vec<Scored>>,
+    dev: &[&Row],
+    full: &SecurityEngine,
+    threshold: f32,
+) -> anyhow::Result<()> {
+    if held_out.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n## Rows written for this project (`data/prompts`)\n")?;
+    writeln!(
+        out,
+        "Not in the pooled figures above, which are the public corpora's. Benign messages the \
+         corpora lack (follow-ups in a chat that talk about the assistant's previous answer), \
+         written for this project, one source per file. \"Held out\" is a model that never saw \
+         the source; \"dev split\" is the shipped model, trained on the source's train split, on \
+         the rows it never trained on. Same author for both splits: the dev split measures \
+         the fix, the held-out column the problem.\n"
+    )?;
+    writeln!(
+        out,
+        "| source | rows | model | flagged % at strict (0.3) | flagged % at balanced ({threshold}) |"
+    )?;
+    writeln!(out, "|---|---:|---|---:|---:|")?;
+    for (group, scored) in held_out {
+        let of_group: Vec<&Row> = dev.iter().copied().filter(|r| r.group == *group).collect();
+        let dev_scored = score_all(full, &of_group);
+        for (model, s) in [("held out", scored), ("dev split", &dev_scored)] {
+            writeln!(
+                out,
+                "| {group} | {} | {model} | {} | {} |",
+                s.len(),
+                pct(metrics(s, 0.3).fpr),
+                pct(metrics(s, threshold).fpr)
+            )?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

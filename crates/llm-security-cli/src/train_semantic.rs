@@ -40,9 +40,10 @@ pub(crate) struct SemanticArgs<'a> {
     pub(crate) head_out: &'a Path,
     pub(crate) cache: &'a Path,
     pub(crate) latency: Option<usize>,
-    /// Documents (`--cargo-docs`): they train the fast tier's held-out models, as they train
-    /// the shipped one, but neither the head nor the report uses them.
-    pub(crate) docs: &'a [Row],
+    /// Documents (`--cargo-docs`) and this project's own rows (`--own`): they train the fast
+    /// tier's held-out models, as they train the shipped one, but neither the head nor the
+    /// report uses them.
+    pub(crate) extra: &'a [Row],
 }
 
 /// Runs `train --semantic`.
@@ -78,7 +79,7 @@ pub(crate) fn run(
         Some(report) => {
             let trainable: Vec<&Row> = rows
                 .iter()
-                .chain(semantic.docs)
+                .chain(semantic.extra)
                 .filter(|r| permissive(&r.license) && r.split == "train")
                 .collect();
             eprintln!("fast tier, leave-one-source-out ...");

@@ -425,6 +425,21 @@ fn train_writes_a_model_that_analyze_can_load() {
     ] {
         std::fs::write(dir.path().join(name), body).unwrap();
     }
+    // Rows written for the project: a train and a dev split of one source. Files that are not
+    // JSON Lines are not read.
+    let own = dir.path().join("own");
+    std::fs::create_dir(&own).unwrap();
+    let own_rows: String = (0..10)
+        .map(|i| {
+            format!(
+                "{}\n",
+                serde_json::json!({"text": format!("your answer number {i} was too long, shorten it"), "label": "benign", "source": "llm-security:follow-ups", "license": "Apache-2.0", "split": if i < 6 { "train" } else { "dev" }})
+            )
+        })
+        .collect();
+    std::fs::write(own.join("follow-ups.jsonl"), own_rows).unwrap();
+    std::fs::write(own.join("README.md"), "not rows").unwrap();
+    let own = own.to_str().unwrap();
     let train_to = |out: &std::path::Path| {
         let o = run(
             &[
@@ -433,6 +448,8 @@ fn train_writes_a_model_that_analyze_can_load() {
                 dir.path().to_str().unwrap(),
                 "--out",
                 out.to_str().unwrap(),
+                "--own",
+                own,
                 "--epochs",
                 "3",
             ],
@@ -443,7 +460,7 @@ fn train_writes_a_model_that_analyze_can_load() {
     };
     let model = dir.path().join("model.bin");
     let stderr = train_to(&model);
-    assert!(stderr.contains("90 rows, 80 may train"), "{stderr}");
+    assert!(stderr.contains("100 rows, 86 may train"), "{stderr}");
     // Reproducible: the same data and seed give the same bytes, though the row orders are
     // trained in parallel.
     let again = dir.path().join("again.bin");
@@ -484,27 +501,42 @@ fn train_writes_a_model_that_analyze_can_load() {
             report.to_str().unwrap(),
             "--scores-out",
             scores.to_str().unwrap(),
+            "--own",
+            own,
             "--epochs",
             "1",
         ],
         None,
     );
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&report).unwrap();
+    // The project's own rows are not pooled with the corpora: they have a section of their
+    // own, held out as a source and, for the dev split, scored by the full model.
     assert!(
-        std::fs::read_to_string(&report)
-            .unwrap()
-            .contains("| test | yes (held out here) | 40 | 50 |")
+        text.contains("| test | yes (held out here) | 40 | 50 |"),
+        "{text}"
+    );
+    assert!(text.contains("| strict (0.3) | 40 | 50 |"), "{text}");
+    assert!(
+        text.contains("| llm-security:follow-ups | 10 | held out |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| llm-security:follow-ups | 4 | dev split |"),
+        "{text}"
     );
     let lines: Vec<Value> = std::fs::read_to_string(&scores)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 90);
-    assert_eq!(lines.iter().filter(|v| v["label"] == "benign").count(), 50);
+    assert_eq!(lines.len(), 100);
+    assert_eq!(lines.iter().filter(|v| v["label"] == "benign").count(), 60);
     assert!(lines.iter().all(|v| {
         let s = v["score"].as_f64().unwrap();
-        (0.0..=1.0).contains(&s) && v["source"] == "test" && v["text"].is_string()
+        (0.0..=1.0).contains(&s)
+            && (v["source"] == "test" || v["source"] == "llm-security:follow-ups")
+            && v["text"].is_string()
     }));
     // Documents from a lock file's unpacked crates train too, and get their own section.
     let crate_dir = dir.path().join("home/registry/src/index/readme-demo-1.0.0");
@@ -536,6 +568,8 @@ fn train_writes_a_model_that_analyze_can_load() {
             lock.to_str().unwrap(),
             "--loso",
             report.to_str().unwrap(),
+            "--own",
+            own,
             "--epochs",
             "1",
         ])
@@ -554,6 +588,31 @@ fn train_writes_a_model_that_analyze_can_load() {
     );
     // The prompt corpora's pooled figures do not count the document.
     assert!(text.contains("| test | yes (held out here) | 40 | 50 |"));
+    // A row in the project's folder that names a public source is refused, not pooled.
+    std::fs::write(
+        dir.path().join("own/stray.jsonl"),
+        row("a stray row", "benign", "MIT"),
+    )
+    .unwrap();
+    let o = run(
+        &[
+            "train",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--own",
+            own,
+            "--out",
+            dir.path().join("stray.bin").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_ne!(code(&o), 0);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("stray.jsonl") && stderr.contains("does not begin with \"llm-security:\""),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("stray.bin").exists());
     std::fs::write(&model, b"not a model").unwrap();
     assert_eq!(
         code(&run(
