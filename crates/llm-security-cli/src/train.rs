@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -22,6 +22,8 @@ const BITS: u32 = 16;
 /// threshold (0.5) flags at most 1 % of benign prompts held out by source
 /// (`docs/detection-eval.md`): one number tuned on the evaluation data.
 const PRIOR_SHIFT: f32 = 2.1;
+/// Where `train` looks for this project's own rows when `--own` is not given.
+const OWN_DEFAULT: &str = "data/prompts";
 /// Tokens per window and stride for long texts.
 const WINDOW: u32 = 32;
 const STRIDE: u32 = 16;
@@ -64,9 +66,10 @@ pub(crate) struct TrainArgs {
     /// Labelled rows written for this project (every `*.jsonl` in the folder, in the corpora's
     /// schema, with sources named `llm-security:...`): prompts the public corpora lack, such as
     /// follow-up messages in a chat. Rows with `split = train` train the fast classifier; the
-    /// evaluation reports these sources apart from the public corpora.
-    #[arg(long, default_value = "data/prompts", value_name = "DIR")]
-    own: PathBuf,
+    /// evaluation reports these sources apart from the public corpora. Default: `data/prompts`
+    /// when the current folder has one (the repository root does), else none, with a note.
+    #[arg(long, value_name = "DIR")]
+    own: Option<PathBuf>,
     /// Instead of writing a model, measure with each training source held out in turn (plus
     /// the sources that may not train at all) and write a Markdown report here.
     #[arg(long, value_name = "REPORT.md")]
@@ -127,7 +130,13 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         );
         extra = found.rows;
     }
-    extra.extend(read_own(&args.own)?);
+    match &args.own {
+        Some(dir) => extra.extend(read_own(dir)?),
+        None if Path::new(OWN_DEFAULT).is_dir() => extra.extend(read_own(Path::new(OWN_DEFAULT))?),
+        None => eprintln!(
+            "no {OWN_DEFAULT} here: training without this project's own rows (run from the repository root, or pass --own DIR)"
+        ),
+    }
     #[cfg(feature = "semantic")]
     if args.semantic {
         let model_dir = args.model_dir.as_deref().context(

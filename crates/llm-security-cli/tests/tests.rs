@@ -588,6 +588,27 @@ fn train_writes_a_model_that_analyze_can_load() {
     );
     // The prompt corpora's pooled figures do not count the document.
     assert!(text.contains("| test | yes (held out here) | 40 | 50 |"));
+    // Without --own, data/prompts is read where there is one; elsewhere training goes on
+    // without it and says so.
+    let o = bin()
+        .current_dir(dir.path())
+        .args([
+            "train",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--out",
+            dir.path().join("plain.bin").to_str().unwrap(),
+            "--epochs",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("no data/prompts here") && stderr.contains("90 rows, 80 may train"),
+        "{stderr}"
+    );
     // A row in the project's folder that names a public source is refused, not pooled.
     std::fs::write(
         dir.path().join("own/stray.jsonl"),
