@@ -171,19 +171,34 @@ fn data_tag(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
     Some((name, at + 1 + len + gt + 1))
 }
 
-/// Where the content of a `name` tag that starts at `from` ends (the `<` of `</name>`), and
-/// the first byte after the closing tag.
+/// Where the content of a `name` tag that starts at `from` ends (the `<` of the `</name>` that
+/// matches it, counting `<name>` openers in between, so that `<data>a<data>b</data>c</data>`
+/// is one block), and the first byte after the closing tag.
 fn closing_tag(bytes: &[u8], from: usize, name: &[u8]) -> Option<(usize, usize)> {
-    for offset in memchr::memmem::find_iter(&bytes[from..], b"</") {
+    let named =
+        |rest: &[u8]| rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name);
+    let mut depth = 0usize;
+    for offset in memchr::memchr_iter(b'<', &bytes[from..]) {
         let start = from + offset;
-        let rest = &bytes[start + 2..];
-        if rest.len() < name.len() || !rest[..name.len()].eq_ignore_ascii_case(name) {
-            continue;
-        }
-        let tail = &rest[name.len()..];
-        let spaces = tail.iter().take_while(|b| b.is_ascii_whitespace()).count();
-        if tail.get(spaces) == Some(&b'>') {
-            return Some((start, start + 2 + name.len() + spaces + 1));
+        let rest = &bytes[start + 1..];
+        if let Some(rest) = rest.strip_prefix(b"/") {
+            if !named(rest) {
+                continue;
+            }
+            let tail = &rest[name.len()..];
+            let spaces = tail.iter().take_while(|b| b.is_ascii_whitespace()).count();
+            if tail.get(spaces) == Some(&b'>') {
+                if depth == 0 {
+                    return Some((start, start + 2 + name.len() + spaces + 1));
+                }
+                depth -= 1;
+            }
+        } else if named(rest)
+            && rest
+                .get(name.len())
+                .is_some_and(|b| *b == b'>' || b.is_ascii_whitespace())
+        {
+            depth += 1;
         }
     }
     None
@@ -200,7 +215,7 @@ mod tests {
 
     #[test]
     fn finds_fences_triple_quotes_and_data_tags() {
-        let cases: [(&str, &[&str]); 4] = [
+        let cases: [(&str, &[&str]); 6] = [
             (
                 "Summarize:\n```\nfirst\n```\nthen \"\"\"second\"\"\" and ~~~~third~~~~ end",
                 &["\nfirst\n", "second", "third"],
@@ -219,6 +234,14 @@ mod tests {
                 "<context> open <data>closed</data> ```code```",
                 &["closed", "code"],
             ),
+            // A tag of the same name inside the block is counted: the block ends at the closer
+            // that matches its opener, not at the first.
+            (
+                "<data>outer <DATA>inner</data> tail</data> after",
+                &["outer <DATA>inner</data> tail"],
+            ),
+            // Without a closer for the outer tag, the inner pair is the block.
+            ("<data>a <data>b</data> c", &["b"]),
         ];
         for (text, expected) in cases {
             assert_eq!(quoted(text), expected, "{text:?}");
