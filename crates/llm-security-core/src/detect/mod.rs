@@ -185,7 +185,8 @@ impl Detectors {
     }
 
     /// Threats hidden in encoded payloads of `text` (the `packs` and the classifier on what
-    /// they decode to, recursively): for each payload that decodes to an attack, an
+    /// they decode to, recursively, and the document rules at half weight where a payload lies
+    /// in content a prompt quotes): for each payload that decodes to an attack, an
     /// `encoded_payload` threat and the decoded threats, all pointing at the payload's bytes.
     /// `view` is `text`'s normalized view, for the whole-text checks of the first level.
     #[allow(clippy::too_many_arguments)]
@@ -217,6 +218,13 @@ impl Detectors {
                 });
             }
         }
+        // In a prompt, a payload inside quoted content decodes to quoted content: the document
+        // rules read it too, at the weight `quoted_documents` gives them.
+        let quoted = if depth == 1 && !extra.document && !candidates.is_empty() {
+            quoted::blocks(text)
+        } else {
+            Vec::new()
+        };
         let mut out = Vec::new();
         for d in candidates {
             let view = View::normalized(&d.text);
@@ -225,6 +233,20 @@ impl Detectors {
                 .iter()
                 .flat_map(|pack| collect(pack, &view, &d.text, &kinds))
                 .collect();
+            if quoted
+                .iter()
+                .any(|r| r.start <= d.span.start && d.span.end <= r.end)
+            {
+                inner.extend(
+                    collect(&self.document, &view, &d.text, &kinds)
+                        .into_iter()
+                        .map(|mut t| {
+                            t.message = format!("{} (in content the prompt quotes)", t.message);
+                            t.confidence *= QUOTED_WEIGHT;
+                            t
+                        }),
+                );
+            }
             if let Some(model) = extra.classifier
                 && let (_, Some(threat)) = model_threat(model, &view, config)
             {
