@@ -240,11 +240,7 @@ impl Detectors {
                 inner.extend(
                     collect(&self.document, &view, &d.text, &kinds)
                         .into_iter()
-                        .map(|mut t| {
-                            t.message = format!("{} (in content the prompt quotes)", t.message);
-                            t.confidence *= QUOTED_WEIGHT;
-                            t
-                        }),
+                        .map(in_quoted_content),
                 );
             }
             if let Some(model) = extra.classifier
@@ -360,12 +356,18 @@ fn quoted_documents(
     if hits.is_empty() {
         return Vec::new();
     }
-    let mut threats = threats_from_hits(document, hits, text);
-    for t in &mut threats {
-        t.message = format!("{} (in content the prompt quotes)", t.message);
-        t.confidence *= QUOTED_WEIGHT;
-    }
-    threats
+    threats_from_hits(document, hits, text)
+        .into_iter()
+        .map(in_quoted_content)
+        .collect()
+}
+
+/// A document rule's finding in content a prompt quotes: it says so, and counts for
+/// [`QUOTED_WEIGHT`] of the rule's confidence.
+fn in_quoted_content(mut t: Threat) -> Threat {
+    t.message = format!("{} (in content the prompt quotes)", t.message);
+    t.confidence *= QUOTED_WEIGHT;
+    t
 }
 
 /// What detection needs beyond the text and the configuration.
