@@ -687,9 +687,9 @@ fn own_section(
     writeln!(out, "\n## Rows written for this project (`data/prompts`)\n")?;
     writeln!(
         out,
-        "Not in the pooled figures above, which are the public corpora's. Benign messages the \
-         corpora lack (follow-ups in a chat that talk about the assistant's previous answer), \
-         written for this project, one source per file. \"Held out\" is a model that never saw \
+        "Not in the pooled figures above, which are the public corpora's. Rows the corpora \
+         lack, written for this project, one source per file (what each holds: \
+         `data/prompts/README.md`). \"Held out\" is a model that never saw \
          the source; \"dev split\" is the shipped model, trained on the source's train split, on \
          the rows it never trained on. Same author for both splits: the dev split measures \
          the fix, the held-out column the problem.\n"

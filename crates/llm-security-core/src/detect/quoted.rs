@@ -171,13 +171,16 @@ fn data_tag(bytes: &[u8], at: usize) -> Option<(&[u8], usize)> {
     Some((name, at + 1 + len + gt + 1))
 }
 
-/// Where the content of a `name` tag that starts at `from` ends (the `<` of the `</name>` that
-/// matches it, counting `<name>` openers in between, so that `<data>a<data>b</data>c</data>`
-/// is one block), and the first byte after the closing tag.
+/// Where the content of a `name` tag that starts at `from` ends, and the first byte after the
+/// closing tag. Openers of the same name in between are counted, so that
+/// `<data>a<data>b</data>c</data>` is one block; where the closers never balance them, the
+/// first closer ends it, as if there were no nesting (so that extra openers cannot hide the
+/// block).
 fn closing_tag(bytes: &[u8], from: usize, name: &[u8]) -> Option<(usize, usize)> {
     let named =
         |rest: &[u8]| rest.len() >= name.len() && rest[..name.len()].eq_ignore_ascii_case(name);
     let mut depth = 0usize;
+    let mut first = None;
     for offset in memchr::memchr_iter(b'<', &bytes[from..]) {
         let start = from + offset;
         let rest = &bytes[start + 1..];
@@ -188,9 +191,11 @@ fn closing_tag(bytes: &[u8], from: usize, name: &[u8]) -> Option<(usize, usize)>
             let tail = &rest[name.len()..];
             let spaces = tail.iter().take_while(|b| b.is_ascii_whitespace()).count();
             if tail.get(spaces) == Some(&b'>') {
+                let closer = (start, start + 2 + name.len() + spaces + 1);
                 if depth == 0 {
-                    return Some((start, start + 2 + name.len() + spaces + 1));
+                    return Some(closer);
                 }
+                first.get_or_insert(closer);
                 depth -= 1;
             }
         } else if named(rest)
@@ -201,7 +206,7 @@ fn closing_tag(bytes: &[u8], from: usize, name: &[u8]) -> Option<(usize, usize)>
             depth += 1;
         }
     }
-    None
+    first
 }
 
 #[cfg(test)]
@@ -215,7 +220,7 @@ mod tests {
 
     #[test]
     fn finds_fences_triple_quotes_and_data_tags() {
-        let cases: [(&str, &[&str]); 6] = [
+        let cases: [(&str, &[&str]); 7] = [
             (
                 "Summarize:\n```\nfirst\n```\nthen \"\"\"second\"\"\" and ~~~~third~~~~ end",
                 &["\nfirst\n", "second", "third"],
@@ -240,8 +245,13 @@ mod tests {
                 "<data>outer <DATA>inner</data> tail</data> after",
                 &["outer <DATA>inner</data> tail"],
             ),
-            // Without a closer for the outer tag, the inner pair is the block.
-            ("<data>a <data>b</data> c", &["b"]),
+            // Where the closers never balance the openers, the first closer ends the block:
+            // extra openers do not hide what follows them.
+            ("<data>a <data>b</data> c", &["a <data>b"]),
+            (
+                "<data><data><data><data>planted</data> after",
+                &["<data><data><data>planted"],
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(quoted(text), expected, "{text:?}");
@@ -269,6 +279,13 @@ mod tests {
         assert!(blocks(&tags).is_empty());
         let fences = "```a```".repeat(1_000);
         assert_eq!(blocks(&fences).len(), MAX_BLOCKS);
+        // Unbalanced nesting makes each closer search read to the end; the block cap bounds
+        // how many do.
+        let nested = "<data><data></data>".repeat(100_000);
+        assert_eq!(blocks(&nested).len(), MAX_BLOCKS);
+        // Twenty openers before the one closer are still one block, not twenty unclosed tags.
+        let many = format!("{}planted</data>", "<data>".repeat(20));
+        assert_eq!(blocks(&many).len(), 1);
     }
 
     proptest! {
