@@ -268,6 +268,8 @@ fn a_prompt_reads_the_content_it_quotes_as_a_document() {
         ("<Document source=\"crm\">", "</document>"),
         ("```\n", "\n```"),
         ("\"\"\"", "\"\"\""),
+        // No delimiters: the lead-in line sets the content off.
+        ("", ""),
     ] {
         let prompt = format!(
             "Summarize the following e-mail:\n{open}Hi Tom, the meeting moved to Friday. \
@@ -333,6 +335,10 @@ fn a_prompt_reads_the_content_it_quotes_as_a_document() {
             .to_owned(),
         format!("Summarize:\n<data>Hi Tom. {planted}"),
         format!("<instructions>{planted}</instructions>"),
+        // A colon that ends the user's own sentence is not a lead-in, and a "Question:" line
+        // hands back to the user's request.
+        format!("Let me give you the context:\nI run a bakery. {planted}"),
+        format!("Context:\nHi Tom, the meeting moved to Friday.\nQuestion: {planted}"),
     ] {
         assert!(
             rules(&engine().analyze(&prompt).unwrap()).is_empty(),

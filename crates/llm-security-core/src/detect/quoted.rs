@@ -7,6 +7,10 @@
 //! instruction there about the model's own answer ("include … in your response") is what the
 //! document rules look for, while the same words outside the block are the user's own request.
 //!
+//! Content may also be set off by a lead-in line instead of delimiters ("Summarize the
+//! following document:" or a bare "Context:", then the content on the lines after it); see
+//! [`lead_in`].
+//!
 //! One pass: openers are found by SIMD substring searches, each block ends at its own closer, and
 //! scanning goes on after it (blocks never overlap; a block inside a block is part of it). An
 //! opener without a closer is not a block. Work and memory are bounded whatever the input:
@@ -63,9 +67,162 @@ const FENCES: [&[u8]; 3] = [b"```", b"~~~", b"\"\"\""];
 static FENCE_FINDERS: LazyLock<[Finder<'static>; 3]> =
     LazyLock::new(|| FENCES.map(|fence| Finder::new(fence).into_owned()));
 
-/// The byte ranges of `text` that it quotes between delimiters, in order, without the
-/// delimiters. Each starts and ends on a character boundary.
+/// The byte ranges of `text` that it quotes, in order: between delimiters (without them), and
+/// the content after a lead-in line where no delimited block lies in it. Each starts and ends
+/// on a character boundary.
 pub(crate) fn blocks(text: &str) -> Vec<Range<usize>> {
+    let mut found = delimited(text);
+    if found.len() < MAX_BLOCKS
+        && let Some(content) = lead_in(text)
+        && found.iter().all(|b| b.end <= content.start)
+    {
+        found.push(content);
+    }
+    found
+}
+
+/// Most lines ending in a colon that are looked at as possible lead-ins.
+const MAX_LEAD_IN_CANDIDATES: usize = 16;
+/// Longest lead-in line, in bytes.
+const MAX_LEAD_IN: usize = 160;
+
+/// What a lead-in line names as the content that follows it (also with a plural `s`).
+const CONTENT_NOUNS: &[&str] = &[
+    "article",
+    "comment",
+    "content",
+    "context",
+    "data",
+    "document",
+    "e-mail",
+    "email",
+    "excerpt",
+    "letter",
+    "message",
+    "page",
+    "paragraph",
+    "passage",
+    "post",
+    "report",
+    "review",
+    "text",
+    "transcript",
+    "webpage",
+];
+
+/// Words of a lead-in that point at the content ("the following document", "this text"), one
+/// or two words before the noun. ("The" alone does not: "to help you understand the context:"
+/// ends a sentence of the user's own.)
+const POINTERS: &[&str] = &[
+    "attached",
+    "below",
+    "following",
+    "given",
+    "provided",
+    "these",
+    "this",
+];
+
+/// Words that may come after the noun ("the text below:").
+const TRAILING: &[&str] = &["attached", "below", "provided"];
+
+/// Line starts that hand back to the request around the content ("Question: ...").
+const HAND_BACKS: &[&str] = &[
+    "q:",
+    "question:",
+    "questions:",
+    "answer:",
+    "answer the ",
+    "answer this ",
+    "answer these ",
+];
+
+/// The content after the first lead-in line of `text`: a line of at most [`MAX_LEAD_IN`]
+/// bytes that ends in a colon and names content, either alone ("Context:", "Email:"), with a
+/// word that points at it one or two words before ("Summarize the following news article:",
+/// "Given this document:"), or with a word after it ("Read the text below:").
+/// The content runs from the next line to the end of the text, or to the first line after it
+/// that hands back to the request ("Question: ...", "Answer the following question ...").
+/// `None` when there is no such line or nothing follows it.
+fn lead_in(text: &str) -> Option<Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut candidates = 0;
+    for colon in memchr::memchr_iter(b':', bytes) {
+        // The colon must end its line (spaces may follow it).
+        let after = bytes[colon + 1..]
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t' || b == b'\r')
+            .count();
+        let newline = colon + 1 + after;
+        if bytes.get(newline) != Some(&b'\n') {
+            continue;
+        }
+        candidates += 1;
+        if candidates > MAX_LEAD_IN_CANDIDATES {
+            return None;
+        }
+        let line_start = memchr::memrchr(b'\n', &bytes[..colon]).map_or(0, |i| i + 1);
+        if colon - line_start > MAX_LEAD_IN || !names_content(&bytes[line_start..colon]) {
+            continue;
+        }
+        let start = newline + 1;
+        let end = hand_back(bytes, start).unwrap_or(bytes.len());
+        return bytes[start..end]
+            .iter()
+            .any(|b| !b.is_ascii_whitespace())
+            .then_some(start..end);
+    }
+    None
+}
+
+/// Whether a line (without its colon) names content as a lead-in does. Its words are read
+/// from the end, and only the last few.
+fn names_content(line: &[u8]) -> bool {
+    let is = |w: &[u8], list: &[&str]| list.iter().any(|l| l.as_bytes().eq_ignore_ascii_case(w));
+    let mut words = line
+        .rsplit(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
+        .filter(|w| !w.is_empty());
+    let mut noun = words.next();
+    let mut trailing = false;
+    while noun.is_some_and(|w| is(w, TRAILING)) {
+        let Some(next) = words.next() else { break };
+        trailing = true;
+        noun = Some(next);
+    }
+    let Some(noun) = noun else {
+        return false;
+    };
+    let singular = match noun.split_last() {
+        Some((b's' | b'S', stem)) => stem,
+        _ => noun,
+    };
+    if !(is(noun, CONTENT_NOUNS) || is(singular, CONTENT_NOUNS)) {
+        return false;
+    }
+    let before = [words.next(), words.next()];
+    before[0].is_none() || trailing || before.into_iter().flatten().any(|w| is(w, POINTERS))
+}
+
+/// The start of the first line at or after `from` that hands back to the request.
+fn hand_back(bytes: &[u8], from: usize) -> Option<usize> {
+    std::iter::once(from)
+        .chain(memchr::memchr_iter(b'\n', &bytes[from..]).map(|i| from + i + 1))
+        .find(|&line| {
+            let rest = &bytes[line..];
+            let indent = rest
+                .iter()
+                .take_while(|b| **b == b' ' || **b == b'\t')
+                .count();
+            let rest = &rest[indent..];
+            HAND_BACKS.iter().any(|h| {
+                rest.len() >= h.len() && rest[..h.len()].eq_ignore_ascii_case(h.as_bytes())
+            })
+        })
+}
+
+/// The byte ranges of `text` that it quotes between delimiters, in order, without the
+/// delimiters.
+fn delimited(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let len = bytes.len();
     // Most prompts hold no delimiter at all.
@@ -274,6 +431,71 @@ mod tests {
     }
 
     #[test]
+    fn content_after_a_lead_in_line_is_quoted() {
+        let cases: [(&str, &[&str]); 8] = [
+            (
+                "Summarize the following document:\n\nHEADLINE: x|CONTENT: body.\nplanted",
+                &["\nHEADLINE: x|CONTENT: body.\nplanted"],
+            ),
+            // A bare label; a hand-back line ends the content.
+            (
+                "Context:\nthe page text\n  Question: what is it?",
+                &["the page text\n"],
+            ),
+            (
+                "Given this news article:  \r\nbody\n\nAnswer the following question: why?",
+                &["body\n\n"],
+            ),
+            ("Read the e-mails below:\nbody", &["body"]),
+            ("Translate these paragraphs:\nbody", &["body"]),
+            // Only the first lead-in counts; its content runs on over later ones.
+            (
+                "Email:\nfirst\nDocument:\nsecond",
+                &["first\nDocument:\nsecond"],
+            ),
+            // A delimited block inside the content stands for it.
+            (
+                "Summarize the following document:\n<data>body</data>\nmore",
+                &["body"],
+            ),
+            // A delimited block before the lead-in leaves it be.
+            (
+                "```a```\nSummarize the following text:\nbody",
+                &["a", "body"],
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(quoted(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn other_lines_ending_in_a_colon_are_not_lead_ins() {
+        for text in [
+            // The user's own sentence: "the" alone does not point at what follows.
+            "Let me give you the context:\nI run a bakery.",
+            "Here are my notes:\nbody",
+            "Write a story about the following:\nbody",
+            "Text: inline, not on the next line",
+            // Nothing but a hand-back, or nothing at all, after the lead-in.
+            "Context:\nQuestion: why?",
+            "Summarize the following document:\n  \n",
+            // Too long to be a lead-in.
+            &format!("{} the following text:\nbody", "word ".repeat(40)),
+        ] {
+            assert!(blocks(text).is_empty(), "{text:?}");
+        }
+        // Only the first lines ending in a colon are looked at.
+        let late = format!("{}Email:\nbody", "note:\n".repeat(MAX_LEAD_IN_CANDIDATES));
+        assert!(blocks(&late).is_empty());
+        let early = format!(
+            "{}Email:\nbody",
+            "note:\n".repeat(MAX_LEAD_IN_CANDIDATES - 1)
+        );
+        assert_eq!(quoted(&early), ["body"]);
+    }
+
+    #[test]
     fn work_is_bounded_on_many_unclosed_tags_and_blocks() {
         let tags = "<data>".repeat(100_000);
         assert!(blocks(&tags).is_empty());
@@ -291,7 +513,7 @@ mod tests {
     proptest! {
         #[test]
         fn blocks_are_in_order_disjoint_and_on_char_boundaries(
-            text in "(<data>|</data>|<email x=\"y\">|</email>|```|~~~|\"\"\"|<|>|é|a| |\n){0,60}"
+            text in "(<data>|</data>|<email x=\"y\">|</email>|```|~~~|\"\"\"|<|>|é|a| |\n|Email:\n|:|Question: ){0,60}"
         ) {
             let found = blocks(&text);
             let mut last = 0;
