@@ -209,6 +209,16 @@ impl Detectors {
                     span: whole,
                     text: decode::rot13(text),
                 });
+                if let Some(sub) = decode::best_substitution(text) {
+                    candidates.push(decode::Decoded {
+                        scheme: match sub {
+                            decode::Substitution::Shift(_) => decode::Scheme::Caesar,
+                            decode::Substitution::Atbash => decode::Scheme::Atbash,
+                        },
+                        span: whole,
+                        text: sub.apply(text),
+                    });
+                }
             }
             if decode::looks_reversed(text, view.text()) {
                 candidates.push(decode::Decoded {
