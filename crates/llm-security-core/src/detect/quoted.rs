@@ -67,16 +67,26 @@ const FENCES: [&[u8]; 3] = [b"```", b"~~~", b"\"\"\""];
 static FENCE_FINDERS: LazyLock<[Finder<'static>; 3]> =
     LazyLock::new(|| FENCES.map(|fence| Finder::new(fence).into_owned()));
 
-/// The byte ranges of `text` that it quotes, in order: between delimiters (without them), and
-/// the content after a lead-in line where no delimited block lies in it. Each starts and ends
-/// on a character boundary.
-pub(crate) fn blocks(text: &str) -> Vec<Range<usize>> {
+/// A stretch of a prompt that it quotes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Block {
+    /// Its bytes, without delimiters; it starts and ends on a character boundary.
+    pub(crate) range: Range<usize>,
+    /// Whether it is marked as data: between data tags, or after a lead-in that points at
+    /// content ("the following document:"). Applications mark retrieved content so; a fence,
+    /// triple quotes or a bare label ("Context:") are also how users paste text of their own.
+    pub(crate) data: bool,
+}
+
+/// What `text` quotes, in order: the blocks between delimiters, and the content after a
+/// lead-in line where no delimited block lies in it.
+pub(crate) fn blocks(text: &str) -> Vec<Block> {
     let mut found = delimited(text);
     if found.len() < MAX_BLOCKS
-        && let Some(content) = lead_in(text)
-        && found.iter().all(|b| b.end <= content.start)
+        && let Some((range, data)) = lead_in(text)
+        && found.iter().all(|b| b.range.end <= range.start)
     {
-        found.push(content);
+        found.push(Block { range, data });
     }
     found
 }
@@ -143,8 +153,9 @@ const HAND_BACKS: &[&str] = &[
 /// "Given this document:"), or with a word after it ("Read the text below:").
 /// The content runs from the next line to the end of the text, or to the first line after it
 /// that hands back to the request ("Question: ...", "Answer the following question ...").
-/// `None` when there is no such line or nothing follows it.
-fn lead_in(text: &str) -> Option<Range<usize>> {
+/// `None` when there is no such line or nothing follows it; with the content, whether the
+/// lead-in points at it (rather than being a bare label).
+fn lead_in(text: &str) -> Option<(Range<usize>, bool)> {
     let bytes = text.as_bytes();
     let mut candidates = 0;
     for colon in memchr::memchr_iter(b':', bytes) {
@@ -162,22 +173,26 @@ fn lead_in(text: &str) -> Option<Range<usize>> {
             return None;
         }
         let line_start = memchr::memrchr(b'\n', &bytes[..colon]).map_or(0, |i| i + 1);
-        if colon - line_start > MAX_LEAD_IN || !names_content(&bytes[line_start..colon]) {
+        if colon - line_start > MAX_LEAD_IN {
             continue;
         }
+        let Some(points) = names_content(&bytes[line_start..colon]) else {
+            continue;
+        };
         let start = newline + 1;
         let end = hand_back(bytes, start).unwrap_or(bytes.len());
         return bytes[start..end]
             .iter()
             .any(|b| !b.is_ascii_whitespace())
-            .then_some(start..end);
+            .then_some((start..end, points));
     }
     None
 }
 
-/// Whether a line (without its colon) names content as a lead-in does. Its words are read
-/// from the end, and only the last few.
-fn names_content(line: &[u8]) -> bool {
+/// Whether a line (without its colon) names content as a lead-in does, and if so whether it
+/// points at it (`Some(true)`) or is a bare label (`Some(false)`). Its words are read from the
+/// end, and only the last few.
+fn names_content(line: &[u8]) -> Option<bool> {
     let is = |w: &[u8], list: &[&str]| list.iter().any(|l| l.as_bytes().eq_ignore_ascii_case(w));
     let mut words = line
         .rsplit(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
@@ -189,18 +204,17 @@ fn names_content(line: &[u8]) -> bool {
         trailing = true;
         noun = Some(next);
     }
-    let Some(noun) = noun else {
-        return false;
-    };
+    let noun = noun?;
     let singular = match noun.split_last() {
         Some((b's' | b'S', stem)) => stem,
         _ => noun,
     };
     if !(is(noun, CONTENT_NOUNS) || is(singular, CONTENT_NOUNS)) {
-        return false;
+        return None;
     }
     let before = [words.next(), words.next()];
-    before[0].is_none() || trailing || before.into_iter().flatten().any(|w| is(w, POINTERS))
+    let points = trailing || before.into_iter().flatten().any(|w| is(w, POINTERS));
+    (before[0].is_none() || points).then_some(points)
 }
 
 /// The start of the first line at or after `from` that hands back to the request.
@@ -220,9 +234,8 @@ fn hand_back(bytes: &[u8], from: usize) -> Option<usize> {
         })
 }
 
-/// The byte ranges of `text` that it quotes between delimiters, in order, without the
-/// delimiters.
-fn delimited(text: &str) -> Vec<Range<usize>> {
+/// The blocks of `text` between delimiters, in order.
+fn delimited(text: &str) -> Vec<Block> {
     let bytes = text.as_bytes();
     let len = bytes.len();
     // Most prompts hold no delimiter at all.
@@ -266,7 +279,10 @@ fn delimited(text: &str) -> Vec<Range<usize>> {
                     Some(offset) => {
                         let end = content + offset;
                         let close = bytes[end..].iter().take_while(|&&b| b == fence[0]).count();
-                        found.push(content..end);
+                        found.push(Block {
+                            range: content..end,
+                            data: false,
+                        });
                         pos = end + close;
                     }
                     None => {
@@ -286,7 +302,10 @@ fn delimited(text: &str) -> Vec<Range<usize>> {
                 };
                 match closing_tag(bytes, content, name) {
                     Some((end, after)) => {
-                        found.push(content..end);
+                        found.push(Block {
+                            range: content..end,
+                            data: true,
+                        });
                         pos = after;
                     }
                     None => unclosed += 1,
@@ -372,7 +391,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn quoted(text: &str) -> Vec<&str> {
-        blocks(text).into_iter().map(|r| &text[r]).collect()
+        blocks(text).into_iter().map(|b| &text[b.range]).collect()
     }
 
     #[test]
@@ -470,6 +489,20 @@ mod tests {
     }
 
     #[test]
+    fn data_tags_and_pointing_lead_ins_mark_data() {
+        let data = |text: &str| blocks(text).into_iter().map(|b| b.data).collect::<Vec<_>>();
+        assert_eq!(
+            data("<email>a</email> ```b``` \"\"\"c\"\"\" <context>d</context>"),
+            [true, false, false, true]
+        );
+        assert_eq!(data("Given this document:\nbody"), [true]);
+        assert_eq!(data("Read the text below:\nbody"), [true]);
+        assert_eq!(data("Document:\nbody"), [false]);
+        // A fence after a lead-in stands for the content, and stays a fence.
+        assert_eq!(data("Given this document:\n```\nbody\n```"), [false]);
+    }
+
+    #[test]
     fn other_lines_ending_in_a_colon_are_not_lead_ins() {
         for text in [
             // The user's own sentence: "the" alone does not point at what follows.
@@ -517,7 +550,7 @@ mod tests {
         ) {
             let found = blocks(&text);
             let mut last = 0;
-            for r in &found {
+            for r in found.iter().map(|b| &b.range) {
                 prop_assert!(last <= r.start && r.start <= r.end && r.end <= text.len());
                 prop_assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
                 last = r.end;
