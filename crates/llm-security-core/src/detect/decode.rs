@@ -770,6 +770,21 @@ mod tests {
         gate.find_iter(text).take(2).count() >= 2 && backward >= 2 && backward > forward
     }
 
+    type Matches<'t> = Vec<(usize, &'t str)>;
+
+    /// The matches of `pattern` searched run by run, and over the whole text.
+    fn searched_both_ways<'t>(
+        pattern: &'t Regex,
+        text: &'t str,
+        runs: &'t [(usize, usize)],
+    ) -> (Matches<'t>, Matches<'t>) {
+        let whole = pattern
+            .find_iter(text)
+            .map(|m| (m.start(), m.as_str()))
+            .collect();
+        (matches_in_runs(pattern, text, runs).collect(), whole)
+    }
+
     proptest::proptest! {
         #[test]
         fn the_reversed_text_check_counts_as_the_overlapping_search_did(
@@ -797,9 +812,7 @@ mod tests {
             let text: String = parts.concat();
             let runs = runs_of(text.as_bytes(), MIN_RUN, ALPHABET);
             for pattern in [&*BASE64_RE, &*BASE32_RE] {
-                let whole: Vec<(usize, &str)> =
-                    pattern.find_iter(&text).map(|m| (m.start(), m.as_str())).collect();
-                let by_runs: Vec<(usize, &str)> = matches_in_runs(pattern, &text, &runs).collect();
+                let (by_runs, whole) = searched_both_ways(pattern, &text, &runs);
                 proptest::prop_assert_eq!(by_runs, whole, "{:?}", text);
             }
         }
@@ -823,9 +836,7 @@ mod tests {
                 (&*MORSE_RE, runs_of(bytes, MIN_DOTS_RUN, DOTS)),
             ];
             for (pattern, runs) in &pairs {
-                let whole: Vec<(usize, &str)> =
-                    pattern.find_iter(&text).map(|m| (m.start(), m.as_str())).collect();
-                let by_runs: Vec<(usize, &str)> = matches_in_runs(pattern, &text, runs).collect();
+                let (by_runs, whole) = searched_both_ways(pattern, &text, runs);
                 proptest::prop_assert_eq!(by_runs, whole, "{:?}", text);
             }
         }
