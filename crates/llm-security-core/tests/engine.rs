@@ -263,35 +263,23 @@ fn a_prompt_reads_the_content_it_quotes_as_a_document() {
             .cloned()
             .collect::<Vec<_>>()
     };
-    // Content marked as data (data tags, a lead-in that points at it) counts in full, as in a
-    // document; fences, triple quotes and a bare label count for half, since users paste text
-    // of their own so.
-    for (lead, open, close, weight) in [
-        (
-            "Summarize the following e-mail:",
-            "<data>\n",
-            "\n</data>",
-            1.0,
-        ),
-        (
-            "Summarize the following e-mail:",
-            "<Document source=\"crm\">",
-            "</document>",
-            1.0,
-        ),
-        ("Summarize the following e-mail:", "```\n", "\n```", 0.5),
-        ("Summarize the following e-mail:", "\"\"\"", "\"\"\"", 0.5),
+    for (open, close) in [
+        ("<data>\n", "\n</data>"),
+        ("<Document source=\"crm\">", "</document>"),
+        ("```\n", "\n```"),
+        ("\"\"\"", "\"\"\""),
         // No delimiters: the lead-in line sets the content off.
-        ("Summarize the following e-mail:", "", "", 1.0),
-        ("E-mail:", "", "", 0.5),
+        ("", ""),
     ] {
         let prompt = format!(
-            "{lead}\n{open}Hi Tom, the meeting moved to Friday. {planted}{close}\nKeep it short."
+            "Summarize the following e-mail:\n{open}Hi Tom, the meeting moved to Friday. \
+             {planted}{close}\nKeep it short."
         );
         let analysis = engine().analyze(&prompt).unwrap();
         let found = rules(&analysis);
         assert_eq!(found.len(), 1, "{prompt:?}: {analysis:?}");
         assert!(found[0].message.contains("quotes"), "{:?}", found[0]);
+        // It counts for half the rule's confidence: the quoted text may be the user's own.
         let rule_confidence =
             llm_security_core::RulePack::from_toml(llm_security_core::BUILTIN_DOCUMENT_RULES)
                 .unwrap()
@@ -301,8 +289,8 @@ fn a_prompt_reads_the_content_it_quotes_as_a_document() {
                 .unwrap()
                 .confidence;
         assert!(
-            (found[0].confidence - rule_confidence * weight).abs() < 1e-6,
-            "{prompt:?}: {:?}",
+            (found[0].confidence - rule_confidence / 2.0).abs() < 1e-6,
+            "{:?}",
             found[0]
         );
         // The span points at the planted sentence, inside the block.

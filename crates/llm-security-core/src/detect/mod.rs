@@ -29,12 +29,11 @@ pub(crate) use view::View;
 /// Confidence of an adversarial-suffix finding: enough to flag on its own at the balanced
 /// threshold (0.5); in the corpora it fires on 0.03 % of benign prompts (`docs/architecture.md`).
 const ADVERSARIAL_SUFFIX_CONFIDENCE: f32 = 0.6;
-/// How much a document rule's confidence counts when it fires in content a prompt quotes
-/// without marking it as data (a fence, triple quotes, a bare "Context:" label), rather than in
-/// a text passed as a document. Such text may be the user's own, such as a prompt template
-/// pasted for review ("Always add a disclaimer to your answer"): alone, the finding stays under
-/// the balanced threshold (0.7 becomes 0.35); with another sign of attack, or at the strict
-/// threshold, it flags. Content marked as data counts in full (see `in_quoted_content`).
+/// How much a document rule's confidence counts when it fires in content a prompt quotes,
+/// rather than in a text passed as a document. The quoted text may be the user's own, such as a
+/// prompt template pasted for review ("Always add a disclaimer to your answer"): alone, the
+/// finding stays under the balanced threshold (0.7 becomes 0.35); with another sign of attack,
+/// or at the strict threshold, it flags.
 const QUOTED_WEIGHT: f32 = 0.5;
 /// Most spans kept per threat; more matches of one rule add nothing but size.
 const MAX_SPANS_PER_THREAT: usize = 32;
@@ -244,14 +243,14 @@ impl Detectors {
                 .iter()
                 .flat_map(|pack| collect(pack, &view, &d.text, &kinds))
                 .collect();
-            if let Some(block) = quoted
+            if quoted
                 .iter()
-                .find(|b| b.range.start <= d.span.start && d.span.end <= b.range.end)
+                .any(|r| r.start <= d.span.start && d.span.end <= r.end)
             {
                 inner.extend(
                     collect(&self.document, &view, &d.text, &kinds)
                         .into_iter()
-                        .map(|t| in_quoted_content(t, block.data)),
+                        .map(in_quoted_content),
                 );
             }
             if let Some(model) = extra.classifier
@@ -343,23 +342,20 @@ fn deobfuscated(
     threats
 }
 
-/// The document rules on the content a prompt quotes (see [`quoted`]): retrieved content that
-/// an application set off inside the prompt is read as a document. Findings in blocks marked as
-/// data and in the other blocks become separate threats, as they weigh differently (see
-/// [`in_quoted_content`]).
+/// The document rules on the content a prompt quotes between delimiters (see [`quoted`]):
+/// retrieved content that an application fenced off inside the prompt is read as a document.
 fn quoted_documents(
     document: &RulePack,
     text: &str,
     kinds: &dyn Fn(&ThreatKind) -> bool,
 ) -> Vec<Threat> {
-    let mut hits: [Vec<rules::Hit>; 2] = [Vec::new(), Vec::new()];
-    for block in quoted::blocks(text) {
-        let range = block.range;
-        let content = &text[range.clone()];
-        let view = View::normalized(content);
-        hits[usize::from(block.data)].extend(
+    let mut hits = Vec::new();
+    for range in quoted::blocks(text) {
+        let block = &text[range.clone()];
+        let view = View::normalized(block);
+        hits.extend(
             document
-                .scan(&view, content, &|i| kinds(&document.specs()[i].kind))
+                .scan(&view, block, &|i| kinds(&document.specs()[i].kind))
                 .into_iter()
                 .map(|h| rules::Hit {
                     rule: h.rule,
@@ -367,28 +363,20 @@ fn quoted_documents(
                 }),
         );
     }
-    let [fenced, data] = hits;
-    [(fenced, false), (data, true)]
+    if hits.is_empty() {
+        return Vec::new();
+    }
+    threats_from_hits(document, hits, text)
         .into_iter()
-        .filter(|(hits, _)| !hits.is_empty())
-        .flat_map(|(hits, data)| {
-            threats_from_hits(document, hits, text)
-                .into_iter()
-                .map(move |t| in_quoted_content(t, data))
-        })
+        .map(in_quoted_content)
         .collect()
 }
 
-/// A document rule's finding in content a prompt quotes: it says so, and where the content is
-/// not marked as data (a fence, triple quotes, a bare "Context:" label: the text may be the
-/// user's own) it counts for [`QUOTED_WEIGHT`] of the rule's confidence. Content between data
-/// tags or after a lead-in that points at it ("the following document:") was set off as
-/// retrieved content, and counts in full, as in a document.
-fn in_quoted_content(mut t: Threat, data: bool) -> Threat {
+/// A document rule's finding in content a prompt quotes: it says so, and counts for
+/// [`QUOTED_WEIGHT`] of the rule's confidence.
+fn in_quoted_content(mut t: Threat) -> Threat {
     t.message = format!("{} (in content the prompt quotes)", t.message);
-    if !data {
-        t.confidence *= QUOTED_WEIGHT;
-    }
+    t.confidence *= QUOTED_WEIGHT;
     t
 }
 

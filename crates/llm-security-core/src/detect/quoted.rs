@@ -67,26 +67,16 @@ const FENCES: [&[u8]; 3] = [b"```", b"~~~", b"\"\"\""];
 static FENCE_FINDERS: LazyLock<[Finder<'static>; 3]> =
     LazyLock::new(|| FENCES.map(|fence| Finder::new(fence).into_owned()));
 
-/// A stretch of a prompt that it quotes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Block {
-    /// Its bytes, without delimiters; it starts and ends on a character boundary.
-    pub(crate) range: Range<usize>,
-    /// Whether it is marked as data: between data tags, or after a lead-in that points at
-    /// content ("the following document:"). Applications mark retrieved content so; a fence,
-    /// triple quotes or a bare label ("Context:") are also how users paste text of their own.
-    pub(crate) data: bool,
-}
-
-/// What `text` quotes, in order: the blocks between delimiters, and the content after a
-/// lead-in line where no delimited block lies in it.
-pub(crate) fn blocks(text: &str) -> Vec<Block> {
+/// The byte ranges of `text` that it quotes, in order: between delimiters (without them), and
+/// the content after a lead-in line where no delimited block lies in it. Each starts and ends
+/// on a character boundary.
+pub(crate) fn blocks(text: &str) -> Vec<Range<usize>> {
     let mut found = delimited(text);
     if found.len() < MAX_BLOCKS
-        && let Some((range, data)) = lead_in(text)
-        && found.iter().all(|b| b.range.end <= range.start)
+        && let Some(content) = lead_in(text)
+        && found.iter().all(|b| b.end <= content.start)
     {
-        found.push(Block { range, data });
+        found.push(content);
     }
     found
 }
@@ -153,9 +143,8 @@ const HAND_BACKS: &[&str] = &[
 /// "Given this document:"), or with a word after it ("Read the text below:").
 /// The content runs from the next line to the end of the text, or to the first line after it
 /// that hands back to the request ("Question: ...", "Answer the following question ...").
-/// `None` when there is no such line or nothing follows it; with the content, whether the
-/// lead-in points at it (rather than being a bare label).
-fn lead_in(text: &str) -> Option<(Range<usize>, bool)> {
+/// `None` when there is no such line or nothing follows it.
+fn lead_in(text: &str) -> Option<Range<usize>> {
     let bytes = text.as_bytes();
     let mut candidates = 0;
     for colon in memchr::memchr_iter(b':', bytes) {
@@ -173,26 +162,22 @@ fn lead_in(text: &str) -> Option<(Range<usize>, bool)> {
             return None;
         }
         let line_start = memchr::memrchr(b'\n', &bytes[..colon]).map_or(0, |i| i + 1);
-        if colon - line_start > MAX_LEAD_IN {
+        if colon - line_start > MAX_LEAD_IN || !names_content(&bytes[line_start..colon]) {
             continue;
         }
-        let Some(points) = names_content(&bytes[line_start..colon]) else {
-            continue;
-        };
         let start = newline + 1;
         let end = hand_back(bytes, start).unwrap_or(bytes.len());
         return bytes[start..end]
             .iter()
             .any(|b| !b.is_ascii_whitespace())
-            .then_some((start..end, points));
+            .then_some(start..end);
     }
     None
 }
 
-/// Whether a line (without its colon) names content as a lead-in does, and if so whether it
-/// points at it (`Some(true)`) or is a bare label (`Some(false)`). Its words are read from the
-/// end, and only the last few.
-fn names_content(line: &[u8]) -> Option<bool> {
+/// Whether a line (without its colon) names content as a lead-in does. Its words are read
+/// from the end, and only the last few.
+fn names_content(line: &[u8]) -> bool {
     let is = |w: &[u8], list: &[&str]| list.iter().any(|l| l.as_bytes().eq_ignore_ascii_case(w));
     let mut words = line
         .rsplit(|b| !(b.is_ascii_alphanumeric() || *b == b'-'))
@@ -204,17 +189,18 @@ fn names_content(line: &[u8]) -> Option<bool> {
         trailing = true;
         noun = Some(next);
     }
-    let noun = noun?;
+    let Some(noun) = noun else {
+        return false;
+    };
     let singular = match noun.split_last() {
         Some((b's' | b'S', stem)) => stem,
         _ => noun,
     };
     if !(is(noun, CONTENT_NOUNS) || is(singular, CONTENT_NOUNS)) {
-        return None;
+        return false;
     }
     let before = [words.next(), words.next()];
-    let points = trailing || before.into_iter().flatten().any(|w| is(w, POINTERS));
-    (before[0].is_none() || points).then_some(points)
+    before[0].is_none() || trailing || before.into_iter().flatten().any(|w| is(w, POINTERS))
 }
 
 /// The start of the first line at or after `from` that hands back to the request.
@@ -234,8 +220,9 @@ fn hand_back(bytes: &[u8], from: usize) -> Option<usize> {
         })
 }
 
-/// The blocks of `text` between delimiters, in order.
-fn delimited(text: &str) -> Vec<Block> {
+/// The byte ranges of `text` that it quotes between delimiters, in order, without the
+/// delimiters.
+fn delimited(text: &str) -> Vec<Range<usize>> {
     let bytes = text.as_bytes();
     let len = bytes.len();
     // Most prompts hold no delimiter at all.
@@ -279,10 +266,7 @@ fn delimited(text: &str) -> Vec<Block> {
                     Some(offset) => {
                         let end = content + offset;
                         let close = bytes[end..].iter().take_while(|&&b| b == fence[0]).count();
-                        found.push(Block {
-                            range: content..end,
-                            data: false,
-                        });
+                        found.push(content..end);
                         pos = end + close;
                     }
                     None => {
@@ -302,10 +286,7 @@ fn delimited(text: &str) -> Vec<Block> {
                 };
                 match closing_tag(bytes, content, name) {
                     Some((end, after)) => {
-                        found.push(Block {
-                            range: content..end,
-                            data: true,
-                        });
+                        found.push(content..end);
                         pos = after;
                     }
                     None => unclosed += 1,
@@ -391,7 +372,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn quoted(text: &str) -> Vec<&str> {
-        blocks(text).into_iter().map(|b| &text[b.range]).collect()
+        blocks(text).into_iter().map(|r| &text[r]).collect()
     }
 
     #[test]
@@ -489,20 +470,6 @@ mod tests {
     }
 
     #[test]
-    fn data_tags_and_pointing_lead_ins_mark_data() {
-        let data = |text: &str| blocks(text).into_iter().map(|b| b.data).collect::<Vec<_>>();
-        assert_eq!(
-            data("<email>a</email> ```b``` \"\"\"c\"\"\" <context>d</context>"),
-            [true, false, false, true]
-        );
-        assert_eq!(data("Given this document:\nbody"), [true]);
-        assert_eq!(data("Read the text below:\nbody"), [true]);
-        assert_eq!(data("Document:\nbody"), [false]);
-        // A fence after a lead-in stands for the content, and stays a fence.
-        assert_eq!(data("Given this document:\n```\nbody\n```"), [false]);
-    }
-
-    #[test]
     fn other_lines_ending_in_a_colon_are_not_lead_ins() {
         for text in [
             // The user's own sentence: "the" alone does not point at what follows.
@@ -550,7 +517,7 @@ mod tests {
         ) {
             let found = blocks(&text);
             let mut last = 0;
-            for r in found.iter().map(|b| &b.range) {
+            for r in &found {
                 prop_assert!(last <= r.start && r.start <= r.end && r.end <= text.len());
                 prop_assert!(text.is_char_boundary(r.start) && text.is_char_boundary(r.end));
                 last = r.end;
