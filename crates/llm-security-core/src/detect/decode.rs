@@ -816,9 +816,7 @@ mod tests {
                 proptest::prop_assert_eq!(by_runs, whole, "{:?}", text);
             }
         }
-    }
 
-    proptest::proptest! {
         #[test]
         fn binary_and_morse_are_found_in_their_runs_as_in_the_whole_text(
             parts in proptest::collection::vec(proptest::sample::select(vec![

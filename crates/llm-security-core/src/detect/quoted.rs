@@ -375,6 +375,13 @@ mod tests {
         blocks(text).into_iter().map(|r| &text[r]).collect()
     }
 
+    /// Each text quotes exactly the expected stretches, in order.
+    fn assert_quotes(cases: &[(&str, &[&str])]) {
+        for (text, expected) in cases {
+            assert_eq!(quoted(text), *expected, "{text:?}");
+        }
+    }
+
     #[test]
     fn finds_fences_triple_quotes_and_data_tags() {
         let cases: [(&str, &[&str]); 7] = [
@@ -410,9 +417,7 @@ mod tests {
                 &["<data><data><data>planted"],
             ),
         ];
-        for (text, expected) in cases {
-            assert_eq!(quoted(text), expected, "{text:?}");
-        }
+        assert_quotes(&cases);
     }
 
     #[test]
@@ -464,9 +469,7 @@ mod tests {
                 &["a", "body"],
             ),
         ];
-        for (text, expected) in cases {
-            assert_eq!(quoted(text), expected, "{text:?}");
-        }
+        assert_quotes(&cases);
     }
 
     #[test]
