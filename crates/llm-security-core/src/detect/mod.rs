@@ -203,6 +203,11 @@ impl Detectors {
         let mut candidates = decode::find(text, budget);
         if let Some(view) = view.filter(|_| depth == 1 && text.len() <= decode::MAX_CANDIDATE) {
             let whole = Span::new(0, text.len());
+            let scheme = |sub| match sub {
+                decode::Substitution::Shift(13) => decode::Scheme::Rot13,
+                decode::Substitution::Shift(_) => decode::Scheme::Caesar,
+                decode::Substitution::Atbash => decode::Scheme::Atbash,
+            };
             if decode::looks_rot13(text) {
                 candidates.push(decode::Decoded {
                     scheme: decode::Scheme::Rot13,
@@ -211,14 +216,29 @@ impl Detectors {
                 });
                 if let Some(sub) = decode::best_substitution(text) {
                     candidates.push(decode::Decoded {
-                        scheme: match sub {
-                            decode::Substitution::Shift(_) => decode::Scheme::Caesar,
-                            decode::Substitution::Atbash => decode::Scheme::Atbash,
-                        },
+                        scheme: scheme(sub),
                         span: whole,
                         text: sub.apply(text),
                     });
                 }
+            }
+            // Stretches that read as a cipher on their own: a long one can tip the whole text
+            // over the check above, yet deciphers only alone.
+            let trimmed = text.trim().len();
+            for (span, sub) in decode::cipher_stretches(text) {
+                if *budget == 0 {
+                    break;
+                }
+                if span.end - span.start == trimmed {
+                    continue;
+                }
+                let stretch = &text[span.start..span.end];
+                *budget = budget.saturating_sub(stretch.len());
+                candidates.push(decode::Decoded {
+                    scheme: scheme(sub),
+                    span,
+                    text: sub.apply(stretch),
+                });
             }
             if decode::looks_reversed(text, view.text()) {
                 candidates.push(decode::Decoded {
