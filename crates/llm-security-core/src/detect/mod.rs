@@ -10,6 +10,7 @@ mod decode;
 mod deobfuscate;
 mod quoted;
 mod rules;
+mod scramble;
 mod suffix;
 pub(crate) mod unicode;
 mod view;
@@ -112,6 +113,11 @@ impl Detectors {
                     found.push(adversarial_suffix(text, span));
                 }
                 found.extend(deobfuscated(&packs, text, &kinds, &found));
+                // A prompt's bytes as bit masks, for the checks that look at every word.
+                let masks = decode::ByteMasks::of(text);
+                if let Some(masks) = &masks {
+                    found.extend(unscrambled(&packs, text, &masks.letters, &kinds, &found));
+                }
                 if !extra.document {
                     found.extend(quoted_documents(&self.document, text, &kinds));
                 }
@@ -119,6 +125,7 @@ impl Detectors {
                 found.extend(self.decoded(
                     text,
                     Some(&view),
+                    masks.as_ref(),
                     1,
                     &packs,
                     config,
@@ -188,12 +195,14 @@ impl Detectors {
     /// they decode to, recursively, and the document rules at half weight where a payload lies
     /// in content a prompt quotes): for each payload that decodes to an attack, an
     /// `encoded_payload` threat and the decoded threats, all pointing at the payload's bytes.
-    /// `view` is `text`'s normalized view, for the whole-text checks of the first level.
+    /// `view` is `text`'s normalized view, for the whole-text checks of the first level, and
+    /// `masks` its bytes' masks (a prompt's, see [`decode::ByteMasks`]), for its cipher stretches.
     #[allow(clippy::too_many_arguments)]
     fn decoded(
         &self,
         text: &str,
         view: Option<&View<'_>>,
+        masks: Option<&decode::ByteMasks>,
         depth: usize,
         packs: &[&RulePack],
         config: &SecurityConfig,
@@ -225,7 +234,8 @@ impl Detectors {
             // Stretches that read as a cipher on their own: a long one can tip the whole text
             // over the check above, yet deciphers only alone.
             let trimmed = text.trim().len();
-            for (span, sub) in decode::cipher_stretches(text) {
+            let stretches = masks.map_or_else(Vec::new, |m| decode::cipher_stretches(text, m));
+            for (span, sub) in stretches {
                 if *budget == 0 {
                     break;
                 }
@@ -279,7 +289,16 @@ impl Detectors {
                 inner.push(threat);
             }
             if depth < decode::MAX_DEPTH {
-                inner.extend(self.decoded(&d.text, None, depth + 1, packs, config, extra, budget));
+                inner.extend(self.decoded(
+                    &d.text,
+                    None,
+                    None,
+                    depth + 1,
+                    packs,
+                    config,
+                    extra,
+                    budget,
+                ));
             }
             let Some(strongest) = inner.iter().map(|t| t.confidence).reduce(f32::max) else {
                 continue;
@@ -358,6 +377,38 @@ fn deobfuscated(
     }
     for t in &mut threats {
         t.message = format!("{} (after undoing letter spacing or leetspeak)", t.message);
+    }
+    threats
+}
+
+/// Rules on the text with scrambled attack words written out ("ignroe all prevoius
+/// insturctions", see [`scramble`]); only rules that did not already fire are reported. The
+/// unscrambled text is as long as the original and differs only inside those words, so spans
+/// carry over.
+fn unscrambled(
+    packs: &[&RulePack],
+    text: &str,
+    letters: &[u16],
+    kinds: &dyn Fn(&ThreatKind) -> bool,
+    found: &[Threat],
+) -> Vec<Threat> {
+    let Some(clear) = scramble::unscramble(text, letters) else {
+        return Vec::new();
+    };
+    let view = View::normalized(&clear);
+    let mut threats = Vec::new();
+    for pack in packs {
+        let hits: Vec<rules::Hit> = pack
+            .scan(&view, &clear, &|i| kinds(&pack.specs()[i].kind))
+            .into_iter()
+            .filter(|h| !found.iter().any(|t| t.rule == pack.specs()[h.rule].id))
+            .collect();
+        if !hits.is_empty() {
+            threats.extend(threats_from_hits(pack, hits, text));
+        }
+    }
+    for t in &mut threats {
+        t.message = format!("{} (after unscrambling its words)", t.message);
     }
     threats
 }
