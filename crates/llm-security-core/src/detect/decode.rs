@@ -377,38 +377,27 @@ fn entities(candidate: &str) -> Option<Vec<u8>> {
 /// `{16,}` of their patterns).
 const MIN_RUN: usize = 16;
 
-/// [`BYTE_CLASS`] bit: the byte belongs to the base64 (standard or URL) or base32 alphabet.
+/// [`in_class`] class: the byte belongs to the base64 (standard or URL) or base32 alphabet.
 const ALPHABET: u8 = 1;
-/// [`BYTE_CLASS`] bit: the byte can be part of a hex dump (`de:ad be ef`, `\xde\xad`).
+/// [`in_class`] class: the byte can be part of a hex dump (`de:ad be ef`, `\xde\xad`, and
+/// `\XDE` as the case-insensitive pattern reads it).
 const HEXISH: u8 = 2;
 
-/// [`BYTE_CLASS`] bit: the byte can be part of Morse code (`.`, `-`, a space, `/`).
+/// [`in_class`] class: the byte can be part of Morse code (`.`, `-`, a space, `/`).
 const DOTS: u8 = 4;
 /// Shortest run of those bytes worth the Morse pattern (eight letters of one symbol each, one
 /// space between).
 const MIN_DOTS_RUN: usize = 15;
 
-/// What each byte can be part of, looked up once per byte by the whole-text passes.
-static BYTE_CLASS: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        let mut class = 0;
-        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'_' | b'-') {
-            class |= ALPHABET;
-        }
-        if c.is_ascii_hexdigit() || matches!(c, b' ' | b':' | b'\\' | b'x') {
-            class |= HEXISH;
-        }
-        if matches!(c, b'.' | b'-' | b' ' | b'/') {
-            class |= DOTS;
-        }
-        table[b] = class;
-        b += 1;
+/// Whether byte `b` is of class `bit` ([`ALPHABET`], [`HEXISH`] or [`DOTS`]): comparisons,
+/// which the compiler turns into vector instructions when a block of bytes is classed at once.
+const fn in_class(b: u8, bit: u8) -> bool {
+    match bit {
+        ALPHABET => b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'),
+        HEXISH => b.is_ascii_hexdigit() || matches!(b, b' ' | b':' | b'\\' | b'x' | b'X'),
+        _ => matches!(b, b'.' | b'-' | b' ' | b'/'),
     }
-    table
-};
+}
 
 /// Whether `needle` occurs at least `n` times in `haystack`.
 fn at_least(haystack: &[u8], needle: &[u8], n: usize) -> bool {
@@ -435,37 +424,80 @@ fn percent_escapes(bytes: &[u8]) -> usize {
 
 /// Shortest run of hex-dump characters worth the hex pattern.
 const MIN_HEX_RUN: usize = 24;
+/// Shortest match of [`HEX_RE`]: nine pairs of digits with no separator.
+const MIN_HEX_MATCH: usize = 18;
 
-/// The maximal runs of at least `min` (at least 1) bytes of class `bit`. It looks at the last
-/// byte of each stretch of `min` first and jumps past the stretch when that byte is outside the
-/// class, so prose, whose words are short, costs about one look per `min` bytes.
-fn runs_of(bytes: &[u8], min: usize, bit: u8) -> Vec<(usize, usize)> {
-    let is = |b: u8| BYTE_CLASS[usize::from(b)] & bit != 0;
+/// Bit `j` set where byte `j` of `block` (the bytes past its end read as outside) is of class
+/// `BIT`.
+fn class_mask<const BIT: u8>(block: &[u8]) -> u64 {
+    let mut flags = [0u8; 64];
+    for (f, &b) in flags.iter_mut().zip(block) {
+        *f = u8::from(in_class(b, BIT));
+    }
+    // Eight flags (each 0 or 1) read as a `u64`, times a constant that moves flag `j` to bit
+    // 56 + `j`.
+    flags
+        .chunks_exact(8)
+        .enumerate()
+        .fold(0u64, |mask, (k, eight)| {
+            let eight = u64::from_le_bytes(eight.try_into().unwrap_or_default());
+            mask | (eight.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k)
+        })
+}
+
+/// Bit `j` of the result set where bits `j` to `j + min - 1` of `bits` are all set (`min` from
+/// 1 to 64): runs of ones are shortened by `min - 1`, doubling the length checked each step.
+fn run_starts(bits: u128, min: usize) -> u128 {
+    let (mut starts, mut checked) = (bits, 1);
+    while checked * 2 <= min {
+        starts &= starts >> checked;
+        checked *= 2;
+    }
+    if checked < min {
+        // Two overlapping windows of `checked` bits cover the `min` from `j`.
+        starts &= starts >> (min - checked);
+    }
+    starts
+}
+
+/// The maximal runs of at least `min` (1 to 64) bytes of class `BIT`. The text is classed 64
+/// bytes at a time into a bit mask, and the bits where a run of `min` starts are found with a
+/// few shifts over that block and the next: prose, which has no such run, costs no branch per
+/// word. Each run found is then walked to its end.
+fn runs_of<const BIT: u8>(bytes: &[u8], min: usize) -> Vec<(usize, usize)> {
+    let min = min.clamp(1, 64);
     let mut out = Vec::new();
+    let blocks = bytes.len().div_ceil(64);
+    let mask = |k: usize| class_mask::<BIT>(bytes.get(64 * k..).unwrap_or_default());
     // Every byte before `i` is in a recorded run or in no run of `min`; `i` starts the text or
     // follows a byte outside the class.
-    let mut i = 0;
-    while i + min <= bytes.len() {
-        let last = i + min - 1;
-        if !is(bytes[last]) {
-            i = last + 1;
-            continue;
+    let mut i = 0usize;
+    let mut current = mask(0);
+    for k in 0..blocks {
+        let next = if k + 1 < blocks { mask(k + 1) } else { 0 };
+        let mut starts = run_starts(u128::from(next) << 64 | u128::from(current), min) as u64;
+        current = next;
+        let base = 64 * k;
+        loop {
+            // Drop the starts inside the run just recorded, or before it.
+            let skip = i.saturating_sub(base);
+            if skip >= 64 {
+                break;
+            }
+            starts &= u64::MAX << skip;
+            if starts == 0 {
+                break;
+            }
+            // The first start at or after `i` begins a run: the byte before it is outside the
+            // class, or recorded, or it would have been a start itself.
+            let start = base + starts.trailing_zeros() as usize;
+            let mut end = start + min;
+            while end < bytes.len() && in_class(bytes[end], BIT) {
+                end += 1;
+            }
+            out.push((start, end));
+            i = end + 1;
         }
-        let mut first = last;
-        while first > i && is(bytes[first - 1]) {
-            first -= 1;
-        }
-        if first > i {
-            // `bytes[first - 1]` is outside the class: a run can only start at `first`.
-            i = first;
-            continue;
-        }
-        let mut end = last + 1;
-        while end < bytes.len() && is(bytes[end]) {
-            end += 1;
-        }
-        out.push((i, end));
-        i = end + 1;
     }
     out
 }
@@ -518,7 +550,7 @@ pub(crate) fn find(text: &str, budget: &mut usize) -> Vec<Decoded> {
     // neither pattern looks outside its match but for `\b` at its start, where a run's edge
     // (a non-word byte or the text's start) reads the same. So those patterns search the runs
     // only, not the whole text.
-    let runs = runs_of(bytes, MIN_RUN, ALPHABET);
+    let runs = runs_of::<ALPHABET>(bytes, MIN_RUN);
     // Each of the next three patterns needs four escapes in a row; none of them has a literal
     // prefix for the regex engine to skip ahead on, so count the escapes first.
     if at_least(bytes, b"\\u", 4) {
@@ -548,25 +580,33 @@ pub(crate) fn find(text: &str, budget: &mut usize) -> Vec<Decoded> {
             add(Scheme::Url, m.start(), m.as_str(), &percent, &mut out);
         }
     }
+    // The runs of hex-dump bytes long enough for the hex pattern's shortest match: every
+    // character a hex or binary match can hold is a hex-dump byte, so each match lies in one,
+    // and the patterns search these runs, not the whole text. They are tried at all only when
+    // one run is as long as the gate below (whose spaces alone a text's indentation can fill).
+    let hex_runs = runs_of::<HEXISH>(bytes, MIN_HEX_MATCH);
+    let hex_gate = hex_runs
+        .iter()
+        .any(|&(start, end)| end - start >= MIN_HEX_RUN);
     // Binary before hex: its digits are hex digits too, and a payload found once is not
-    // decoded again. Every binary candidate lies in a run of hex-dump bytes (digits and single
-    // spaces), longer than the shortest such run worth the hex pattern, so the same runs serve.
-    let hexish = runs_of(bytes, MIN_HEX_RUN, HEXISH);
-    for (start, found) in matches_in_runs(&BINARY_RE, text, &hexish) {
-        add(Scheme::Binary, start, found, &binary, &mut out);
+    // decoded again.
+    if hex_gate {
+        for (start, found) in matches_in_runs(&BINARY_RE, text, &hex_runs) {
+            add(Scheme::Binary, start, found, &binary, &mut out);
+        }
     }
     // Every letter but E, I, S, H, T, M and O (and the digits 5 and 0) joins a dot and a dash
     // in its code, so Morse code of a message holds `.-` or `-.`; prose seldom does, and two
     // vectorized searches say so before any run is looked for.
     if at_least(bytes, b".-", 1) || at_least(bytes, b"-.", 1) {
-        let dots = runs_of(bytes, MIN_DOTS_RUN, DOTS);
+        let dots = runs_of::<DOTS>(bytes, MIN_DOTS_RUN);
         for (start, found) in matches_in_runs(&MORSE_RE, text, &dots) {
             add(Scheme::Morse, start, found, &morse, &mut out);
         }
     }
-    if !hexish.is_empty() {
-        for m in HEX_RE.find_iter(text) {
-            add(Scheme::Hex, m.start(), m.as_str(), &hex, &mut out);
+    if hex_gate {
+        for (start, found) in matches_in_runs(&HEX_RE, text, &hex_runs) {
+            add(Scheme::Hex, start, found, &hex, &mut out);
         }
     }
     let base32 = |s: &str| {
@@ -1046,7 +1086,7 @@ mod tests {
             ]), 0..30),
         ) {
             let text: String = parts.concat();
-            let runs = runs_of(text.as_bytes(), MIN_RUN, ALPHABET);
+            let runs = runs_of::<ALPHABET>(text.as_bytes(), MIN_RUN);
             for pattern in [&*BASE64_RE, &*BASE32_RE] {
                 let (by_runs, whole) = searched_both_ways(pattern, &text, &runs);
                 proptest::prop_assert_eq!(by_runs, whole, "{:?}", text);
@@ -1054,10 +1094,10 @@ mod tests {
         }
 
         #[test]
-        fn binary_and_morse_are_found_in_their_runs_as_in_the_whole_text(
+        fn binary_hex_and_morse_are_found_in_their_runs_as_in_the_whole_text(
             parts in proptest::collection::vec(proptest::sample::select(vec![
                 "01001001", "0110", "1", "0", " ", "  ", ".-", "-.", "...", "--", "/", " / ",
-                "|", "a", "f", "x", ":", "\n", "é", "'",
+                "|", "a", "f", "x", ":", "\n", "é", "'", "de", "AD", "\\x", "\\X", "0x", "beef",
                 // Whole letters: A, W, J, E, S, H, T, O, M, N, R and a word break.
                 ".- ", ".-- ", ".--- ", ". ", "... ", ".... ", "- ", "--- ", "-- ", "-. ",
                 ".-. ", "/ ",
@@ -1066,8 +1106,9 @@ mod tests {
             let text: String = parts.concat();
             let bytes = text.as_bytes();
             let pairs = [
-                (&*BINARY_RE, runs_of(bytes, MIN_HEX_RUN, HEXISH)),
-                (&*MORSE_RE, runs_of(bytes, MIN_DOTS_RUN, DOTS)),
+                (&*BINARY_RE, runs_of::<HEXISH>(bytes, MIN_HEX_MATCH)),
+                (&*HEX_RE, runs_of::<HEXISH>(bytes, MIN_HEX_MATCH)),
+                (&*MORSE_RE, runs_of::<DOTS>(bytes, MIN_DOTS_RUN)),
             ];
             for (pattern, runs) in &pairs {
                 let (by_runs, whole) = searched_both_ways(pattern, &text, runs);
@@ -1142,14 +1183,15 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn runs_are_the_maximal_runs_of_the_class(
-            t in "[a-f0-9 :xZ=.\\\\é-]{0,120}",
-            min in 1usize..30,
+            t in "([a-f0-9 :xXZ=./\\\\é-]{0,40}|[a-z0-9]{60,130}| {10,70}){0,8}",
+            min in 1usize..=64,
         ) {
-            for bit in [ALPHABET, HEXISH] {
+            // Byte by byte, as the runs were first found.
+            let reference = |bit: u8| {
                 let mut expected = Vec::new();
                 let mut start = None;
                 for (i, b) in t.bytes().chain(std::iter::once(0)).enumerate() {
-                    match (BYTE_CLASS[usize::from(b)] & bit != 0 && i < t.len(), start) {
+                    match (in_class(b, bit) && i < t.len(), start) {
                         (true, None) => start = Some(i),
                         (false, Some(s)) => {
                             if i - s >= min {
@@ -1160,19 +1202,49 @@ mod tests {
                         _ => {}
                     }
                 }
-                proptest::prop_assert_eq!(runs_of(t.as_bytes(), min, bit), expected);
-            }
+                expected
+            };
+            let bytes = t.as_bytes();
+            proptest::prop_assert_eq!(runs_of::<ALPHABET>(bytes, min), reference(ALPHABET));
+            proptest::prop_assert_eq!(runs_of::<HEXISH>(bytes, min), reference(HEXISH));
+            proptest::prop_assert_eq!(runs_of::<DOTS>(bytes, min), reference(DOTS));
         }
     }
 
     #[test]
     fn byte_classes() {
         for b in 0..=255u8 {
-            let class = BYTE_CLASS[usize::from(b)];
             let alphabet = b.is_ascii_alphanumeric() || b"+/=_-".contains(&b);
-            assert_eq!(class & ALPHABET != 0, alphabet, "{b}");
-            let hexish = b.is_ascii_hexdigit() || b" :\\x".contains(&b);
-            assert_eq!(class & HEXISH != 0, hexish, "{b}");
+            assert_eq!(in_class(b, ALPHABET), alphabet, "{b}");
+            let hexish = b.is_ascii_hexdigit() || b" :\\xX".contains(&b);
+            assert_eq!(in_class(b, HEXISH), hexish, "{b}");
+            assert_eq!(in_class(b, DOTS), b".- /".contains(&b), "{b}");
+        }
+    }
+
+    #[test]
+    fn a_run_that_crosses_blocks_is_found_whole() {
+        // Runs ending at, starting at and spanning the 64-byte block boundaries.
+        for (before, len) in [
+            (0, 64),
+            (1, 63),
+            (63, 1),
+            (63, 20),
+            (60, 70),
+            (10, 200),
+            (100, 28),
+        ] {
+            let text = format!("{}{}!", "!".repeat(before), "a".repeat(len));
+            let expected: Vec<(usize, usize)> = if len >= 16 {
+                vec![(before, before + len)]
+            } else {
+                Vec::new()
+            };
+            assert_eq!(
+                runs_of::<ALPHABET>(text.as_bytes(), 16),
+                expected,
+                "{before} {len}"
+            );
         }
     }
 
