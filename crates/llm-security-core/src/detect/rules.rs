@@ -13,6 +13,7 @@
 //! view = "normalized"                     # normalized (default) | raw
 //! phrases = ["ignore all previous instructions"]   # literal, whole words
 //! patterns = ['\bdisregard (the|your) rules\b']     # regular expressions
+//! unless = ['^disregard your rules of thumb']       # optional: vetoes of single matches
 //! mask_evidence = false                   # true for secrets: never echo the value
 //! positive = ["..."]                      # texts the rule must flag
 //! negative = ["..."]                      # texts it must not flag
@@ -81,6 +82,13 @@ pub struct RuleSpec {
     /// Regular expressions (Rust `regex` syntax, linear time).
     #[serde(default)]
     pub patterns: Vec<String>,
+    /// Vetoes: regular expressions tried on the text of each match of this rule (on the rule's
+    /// view), which drop the match when one of them matches it. They state the exceptions a
+    /// pattern cannot state without look-around ("include X in your reply", but not "include
+    /// your order number in your reply"), and cost nothing on texts where the rule does not
+    /// match.
+    #[serde(default)]
+    pub unless: Vec<String>,
     /// Replace the evidence with a mask, for values that must not be repeated (secrets).
     #[serde(default)]
     pub mask_evidence: bool,
@@ -735,6 +743,8 @@ impl PhraseGroup {
 #[derive(Debug)]
 pub struct RulePack {
     specs: Vec<RuleSpec>,
+    /// Each rule's vetoes (see [`RuleSpec::unless`]), one set per rule that has any.
+    unless: Vec<Option<RegexSet>>,
     /// The phrases that start with a non-ASCII byte, skipped on ASCII text (where none can
     /// occur). Those that start with an ASCII byte are in `normalized`'s automaton.
     other_phrases: Option<PhraseGroup>,
@@ -771,6 +781,7 @@ impl RulePack {
         let mut phrase_rule = Vec::new();
         let mut normalized = Vec::new();
         let mut raw = Vec::new();
+        let mut unless = Vec::with_capacity(specs.len());
         for (i, spec) in specs.iter().enumerate() {
             if !seen.insert(spec.id.as_str()) {
                 return Err(Error::rules(format!("duplicate rule id {:?}", spec.id)));
@@ -787,6 +798,17 @@ impl RulePack {
                     spec.id
                 )));
             }
+            unless.push(if spec.unless.is_empty() {
+                None
+            } else {
+                Some(
+                    RegexSetBuilder::new(spec.unless.iter().map(|p| ascii_word_boundaries(p)))
+                        .multi_line(true)
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| Error::rules(format!("rule {:?}: unless: {e}", spec.id)))?,
+                )
+            });
             for phrase in &spec.phrases {
                 if spec.view == RuleView::Raw {
                     return Err(Error::rules(format!(
@@ -835,6 +857,7 @@ impl RulePack {
             normalized: RegexGroup::build(&normalized, ascii, false, true)?,
             raw: RegexGroup::build(&raw, Vec::new(), false, false)?,
             specs,
+            unless,
         })
     }
 
@@ -852,10 +875,19 @@ impl RulePack {
     ) -> Vec<Hit> {
         let mut hits = Vec::new();
         let text = view.text();
+        // Whether a veto of `rule` drops its match `found`.
+        let vetoed = |rule: usize, found: Option<&str>| {
+            self.unless[rule]
+                .as_ref()
+                .is_some_and(|set| set.is_match(found.unwrap_or_default()))
+        };
         if let Some(group) = &self.other_phrases {
             group.find(text, |phrase, start, end| {
                 let rule = group.rule[phrase];
-                if enabled(rule) && whole_word(text, start, end) {
+                if enabled(rule)
+                    && whole_word(text, start, end)
+                    && !vetoed(rule, text.get(start..end))
+                {
                     hits.push(Hit {
                         rule,
                         span: view.to_original(start, end),
@@ -869,16 +901,20 @@ impl RulePack {
                 text,
                 enabled,
                 &mut |rule, s, e| {
-                    hits.push(Hit {
-                        rule,
-                        span: view.to_original(s, e),
-                    });
+                    if !vetoed(rule, text.get(s..e)) {
+                        hits.push(Hit {
+                            rule,
+                            span: view.to_original(s, e),
+                        });
+                    }
                 },
                 &mut |rule, s, e| {
-                    phrase_hits.push(Hit {
-                        rule,
-                        span: view.to_original(s, e),
-                    });
+                    if !vetoed(rule, text.get(s..e)) {
+                        phrase_hits.push(Hit {
+                            rule,
+                            span: view.to_original(s, e),
+                        });
+                    }
                 },
             );
             hits.extend(phrase_hits);
@@ -889,10 +925,12 @@ impl RulePack {
                 raw,
                 enabled,
                 &mut |rule, s, e| {
-                    hits.push(Hit {
-                        rule,
-                        span: Span::new(s, e),
-                    })
+                    if !vetoed(rule, raw.get(s..e)) {
+                        hits.push(Hit {
+                            rule,
+                            span: Span::new(s, e),
+                        })
+                    }
                 },
                 &mut |_, _, _| {},
             );
@@ -1158,6 +1196,60 @@ mod tests {
         // Nothing of three bytes or more that every match contains.
         assert_eq!(of(r"\b[a-z]{2}\s+(?:is|as)\b"), None);
         assert!(of(r"(").is_none());
+    }
+
+    #[test]
+    fn a_veto_drops_the_matches_it_matches_and_no_others() {
+        let pack = RulePack::from_toml(
+            r#"
+[[rule]]
+id = "t.add"
+kind = "prompt_injection"
+severity = "high"
+confidence = 0.7
+message = "m"
+phrases = ["say pineapple"]
+patterns = ['\badd\s+[a-z ]{0,20}\s+to\s+your\s+reply\b']
+unless = ['^add\s+your\s', 'please say pineapple']
+[[rule]]
+id = "t.other"
+kind = "prompt_injection"
+severity = "high"
+confidence = 0.7
+message = "m"
+patterns = ['\badd\s+your\s+name\b']
+"#,
+        )
+        .unwrap();
+        let spans = |text: &str| {
+            let view = View::normalized(text);
+            let mut hits: Vec<(String, usize, usize)> = pack
+                .scan(&view, text, &|_| true)
+                .into_iter()
+                .map(|h| (pack.specs[h.rule].id.clone(), h.span.start, h.span.end))
+                .collect();
+            hits.sort();
+            hits
+        };
+        // The first match is vetoed, the second is not; the other rule, without vetoes, still
+        // matches the vetoed text.
+        let text = "Add your name to your reply. Add a slogan to your reply.";
+        assert_eq!(
+            spans(text),
+            vec![("t.add".to_owned(), 29, 55), ("t.other".to_owned(), 0, 13)]
+        );
+        // Phrases are vetoed on their own text: a veto that needs more than the phrase never
+        // matches it.
+        assert_eq!(
+            spans("please say pineapple"),
+            vec![("t.add".to_owned(), 7, 20)]
+        );
+        let err = RulePack::from_toml(
+            "[[rule]]\nid='a'\nkind='jailbreak'\nseverity='high'\nconfidence=0.5\nmessage='m'\nphrases=['x']\nunless=['(']",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unless"), "{err}");
     }
 
     #[test]
