@@ -155,7 +155,7 @@ fn class_of(c: char) -> CharClass {
         ASCII_CLASS[c as usize]
     } else if is_cjk(c) {
         CharClass::Cjk
-    } else if c.is_alphanumeric() {
+    } else if super::chars::is_alphanumeric(c) {
         CharClass::Word
     } else {
         CharClass::Separator

@@ -5,6 +5,7 @@
 //! noisy-OR of the distinct threats' confidences, `1 - Π(1 - cᵢ)`: independent weak signals
 //! add up, and one strong signal is enough.
 
+mod chars;
 pub mod classifier;
 mod decode;
 mod deobfuscate;
@@ -67,6 +68,7 @@ static BUILTIN: LazyLock<Result<Arc<Detectors>, ErrorKind>> = LazyLock::new(|| {
 
 impl Detectors {
     pub(crate) fn new(input: &str, document: &str, output: &str) -> Result<Self, Error> {
+        chars::warm();
         Ok(Self {
             input: RulePack::from_toml(input)?,
             document: RulePack::from_toml(document)?,

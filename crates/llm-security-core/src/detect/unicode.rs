@@ -8,7 +8,7 @@
 //! balanced bidirectional isolates in Arabic and Hebrew, single-script words in any script.
 
 use unicode_normalization::UnicodeNormalization;
-use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+use unicode_properties::GeneralCategory;
 use unicode_script::{Script, UnicodeScript};
 
 use crate::threat::{Severity, Span, Threat, ThreatKind};
@@ -184,7 +184,7 @@ fn non_ascii_segments(text: &str) -> Vec<(usize, usize)> {
 fn is_inert(c: char) -> bool {
     use GeneralCategory as G;
     matches!(
-        c.general_category(),
+        super::chars::category(c),
         G::ConnectorPunctuation
             | G::DashPunctuation
             | G::OpenPunctuation
@@ -287,7 +287,7 @@ fn category(c: char) -> GeneralCategory {
             GeneralCategory::OtherPunctuation
         }
     } else {
-        c.general_category()
+        super::chars::category(c)
     }
 }
 

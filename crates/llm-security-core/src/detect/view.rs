@@ -284,25 +284,32 @@ impl<'a> Builder<'a> {
             self.push(a.to_ascii_lowercase(), at);
             return true;
         }
-        // Compatibility decomposition: accents split off, ligatures and superscripts spelled out.
-        let mut parts = ['\0'; 8];
-        let mut n = 0;
-        decompose_compatible(c, |d| {
-            if n < parts.len() {
-                parts[n] = d;
+        // Compatibility decomposition: accents split off, ligatures and superscripts spelled out
+        // (most characters have none, which the table says without a lookup).
+        if !super::chars::is_own_decomposition(c) {
+            let mut parts = ['\0'; 8];
+            let mut n = 0;
+            decompose_compatible(c, |d| {
+                if n < parts.len() {
+                    parts[n] = d;
+                }
+                n += 1;
+            });
+            let parts = &parts[..n.min(parts.len())];
+            let kept = || parts.iter().copied().filter(|&d| !is_combining_mark(d));
+            if n <= 8 && parts != [c] && kept().next().is_some() && kept().all(|d| d.is_ascii()) {
+                for d in kept() {
+                    self.push(d.to_ascii_lowercase(), at);
+                }
+                return true;
             }
-            n += 1;
-        });
-        let parts = &parts[..n.min(parts.len())];
-        let kept = || parts.iter().copied().filter(|&d| !is_combining_mark(d));
-        if n <= 8 && parts != [c] && kept().next().is_some() && kept().all(|d| d.is_ascii()) {
-            for d in kept() {
-                self.push(d.to_ascii_lowercase(), at);
-            }
-            return true;
         }
-        for l in c.to_lowercase() {
-            self.push(l, at);
+        if super::chars::is_own_lowercase(c) {
+            self.push(c, at);
+        } else {
+            for l in c.to_lowercase() {
+                self.push(l, at);
+            }
         }
         false
     }
