@@ -434,14 +434,12 @@ fn class_mask<const BIT: u8>(block: &[u8]) -> u64 {
     for (f, &b) in flags.iter_mut().zip(block) {
         *f = u8::from(in_class(b, BIT));
     }
-    // Eight flags (each 0 or 1) read as a `u64`, times a constant that moves flag `j` to bit
-    // 56 + `j`.
     flags
-        .chunks_exact(8)
+        .chunks_exact(16)
         .enumerate()
-        .fold(0u64, |mask, (k, eight)| {
-            let eight = u64::from_le_bytes(eight.try_into().unwrap_or_default());
-            mask | (eight.wrapping_mul(0x0102_0408_1020_4080) >> 56) << (8 * k)
+        .fold(0u64, |mask, (k, sixteen)| {
+            let sixteen = sixteen.try_into().unwrap_or(&[0u8; 16]);
+            mask | u64::from(to_mask(sixteen)) << (16 * k)
         })
 }
 
