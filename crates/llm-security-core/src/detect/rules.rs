@@ -801,13 +801,19 @@ impl RulePack {
             unless.push(if spec.unless.is_empty() {
                 None
             } else {
-                Some(
-                    RegexSetBuilder::new(spec.unless.iter().map(|p| ascii_word_boundaries(p)))
-                        .multi_line(true)
-                        .size_limit(REGEX_SIZE_LIMIT)
-                        .build()
-                        .map_err(|e| Error::rules(format!("rule {:?}: unless: {e}", spec.id)))?,
-                )
+                let set = RegexSetBuilder::new(spec.unless.iter().map(|p| ascii_word_boundaries(p)))
+                    .multi_line(true)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| Error::rules(format!("rule {:?}: unless: {e}", spec.id)))?;
+                // A veto that matches the empty text matches every match: a slip, not a rule.
+                if set.is_match("") {
+                    return Err(Error::rules(format!(
+                        "rule {:?}: an unless pattern matches the empty text, so it would drop every match",
+                        spec.id
+                    )));
+                }
+                Some(set)
             });
             for phrase in &spec.phrases {
                 if spec.view == RuleView::Raw {
@@ -1250,6 +1256,12 @@ patterns = ['\badd\s+your\s+name\b']
         .unwrap_err()
         .to_string();
         assert!(err.contains("unless"), "{err}");
+        let err = RulePack::from_toml(
+            "[[rule]]\nid='a'\nkind='jailbreak'\nseverity='high'\nconfidence=0.5\nmessage='m'\nphrases=['x']\nunless=['y?']",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("empty text"), "{err}");
     }
 
     #[test]
