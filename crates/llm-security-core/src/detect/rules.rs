@@ -12,8 +12,8 @@
 //! message = "Tries to override the application's instructions."
 //! view = "normalized"                     # normalized (default) | raw
 //! phrases = ["ignore all previous instructions"]   # literal, whole words
-//! patterns = ['\bdisregard (the|your) rules\b']     # regular expressions
-//! unless = ['^disregard your rules of thumb']       # optional: vetoes of single matches
+//! patterns = ['\bdisregard (the|your) ([a-z]+ )?rules\b']   # regular expressions
+//! unless = ['^disregard the (spelling|grammar) rules$']     # optional: matches to drop
 //! mask_evidence = false                   # true for secrets: never echo the value
 //! positive = ["..."]                      # texts the rule must flag
 //! negative = ["..."]                      # texts it must not flag
@@ -22,6 +22,8 @@
 //! On the `normalized` view, phrases and patterns see lower-case text with invisible
 //! characters removed and whitespace collapsed (see [`View`](super::view)); write them in lower
 //! case. On the `raw` view they see the text as given (for case-sensitive formats such as keys).
+//! A veto (`unless`) sees the text of one match, not what surrounds it: to veto on the words that
+//! follow, let the pattern take them in.
 //! The phrases of a pack and the literals that trigger its patterns are compiled into
 //! Aho-Corasick automatons (see `RegexGroup`; phrases in non-Latin scripts have their own), so a
 //! scan costs a few linear passes whatever the number of rules, plus one search per pattern
