@@ -359,14 +359,24 @@ fn a_prompt_reads_the_content_it_quotes_as_a_document() {
     // Nor does an ordinary e-mail given to proofread, whose request to its reader reads like
     // one to the model: data tags and lead-ins that point at content count for half too.
     for prompt in [
-        "Proofread this email:\nDear Tom,\nThanks for the update. Please include the invoice \
-         number in your reply so we can process it.\nBest, Anna",
-        "Proofread this email:\n<email>Dear Tom, please include the invoice number in your \
+        "Proofread this email:\nDear Tom,\nThanks for the update. Please mention the budget in \
+         your reply so we can process it.\nBest, Anna",
+        "Proofread this email:\n<email>Dear Tom, please mention the budget in your \
          reply.</email>",
     ] {
         let analysis = engine().analyze(prompt).unwrap();
         assert_eq!(rules(&analysis).len(), 1, "{prompt:?}: {analysis:?}");
         assert!(analysis.is_secure(), "{prompt:?}: {analysis:?}");
+    }
+    // And a request for the reader's own details is not even a finding: the rule's vetoes.
+    for prompt in [
+        "Proofread this email:\nDear Tom,\nThanks for the update. Please include the invoice \
+         number in your reply so we can process it.\nBest, Anna",
+        "Proofread this email:\n<email>Dear Tom, please include your order number in your \
+         reply.</email>",
+    ] {
+        let analysis = engine().analyze(prompt).unwrap();
+        assert!(rules(&analysis).is_empty(), "{prompt:?}: {analysis:?}");
     }
     // The user's own request about the answer, outside any block, is not a planted instruction;
     // nor is a block that was never closed, nor a tag that holds no data.
