@@ -124,14 +124,17 @@ impl Detectors {
                     found.extend(quoted_documents(&self.document, text, &kinds));
                 }
                 let mut budget = decode::MAX_DECODED;
+                let scope = Scope {
+                    packs: &packs,
+                    config,
+                    extra,
+                };
                 found.extend(self.decoded(
                     text,
                     Some(&view),
                     masks.as_ref(),
                     1,
-                    &packs,
-                    config,
-                    extra,
+                    &scope,
                     &mut budget,
                 ));
                 found
@@ -193,24 +196,26 @@ impl Detectors {
         }
     }
 
-    /// Threats hidden in encoded payloads of `text` (the `packs` and the classifier on what
+    /// Threats hidden in encoded payloads of `text` (the scope's packs and the classifier on what
     /// they decode to, recursively, and the document rules at half weight where a payload lies
     /// in content a prompt quotes): for each payload that decodes to an attack, an
     /// `encoded_payload` threat and the decoded threats, all pointing at the payload's bytes.
     /// `view` is `text`'s normalized view, for the whole-text checks of the first level, and
     /// `masks` its bytes' masks (a prompt's, see [`decode::ByteMasks`]), for its cipher stretches.
-    #[allow(clippy::too_many_arguments)]
     fn decoded(
         &self,
         text: &str,
         view: Option<&View<'_>>,
         masks: Option<&decode::ByteMasks>,
         depth: usize,
-        packs: &[&RulePack],
-        config: &SecurityConfig,
-        extra: &Extra<'_>,
+        scope: &Scope<'_>,
         budget: &mut usize,
     ) -> Vec<Threat> {
+        let Scope {
+            packs,
+            config,
+            extra,
+        } = *scope;
         let mut candidates = decode::find(text, budget);
         if let Some(view) = view.filter(|_| depth == 1 && text.len() <= decode::MAX_CANDIDATE) {
             let whole = Span::new(0, text.len());
@@ -291,16 +296,7 @@ impl Detectors {
                 inner.push(threat);
             }
             if depth < decode::MAX_DEPTH {
-                inner.extend(self.decoded(
-                    &d.text,
-                    None,
-                    None,
-                    depth + 1,
-                    packs,
-                    config,
-                    extra,
-                    budget,
-                ));
+                inner.extend(self.decoded(&d.text, None, None, depth + 1, scope, budget));
             }
             let Some(strongest) = inner.iter().map(|t| t.confidence).reduce(f32::max) else {
                 continue;
@@ -461,6 +457,15 @@ pub(crate) struct Extra<'a> {
     pub(crate) classifier: Option<&'a Classifier>,
     /// The text is retrieved content, not a user's prompt: the document rules run too.
     pub(crate) document: bool,
+}
+
+/// What every level of [`Detectors::decoded`] reads unchanged: the packs to run on what a
+/// payload decodes to, the configuration and the engine's extras.
+#[derive(Clone, Copy)]
+struct Scope<'a> {
+    packs: &'a [&'a RulePack],
+    config: &'a SecurityConfig,
+    extra: &'a Extra<'a>,
 }
 
 /// Attack probability from which the model's opinion is listed as a threat. Below it, it
