@@ -284,7 +284,7 @@ impl RegexGroup {
 
     /// Calls `found(rule, start, end)` for every match of a pattern, in `haystack`
     /// coordinates, pattern by pattern in pack order, and `phrase(rule, start, end)` for every
-    /// whole-word occurrence of a phrase, in no particular order on long texts.
+    /// whole-word occurrence of a phrase, in no particular order on texts of 512 bytes or more.
     ///
     /// What the trigger occurrences decide does not depend on their order (see
     /// [`occurrences`]): a pattern is searched whole once more than [`MAX_WINDOWS`] of its
@@ -389,19 +389,23 @@ struct Occurrence {
     end: usize,
 }
 
-/// Interleaved walks of [`occurrences`] on long texts.
+/// Interleaved walks of [`occurrences`] on texts of [`LANES`] × [`MIN_LANE`] bytes or more.
 const LANES: usize = 4;
-/// Shortest piece of text a lane walks; shorter texts are walked in one piece.
-const MIN_LANE: usize = 1024;
+/// Shortest piece of text a lane walks; shorter texts are walked in one piece. From 512 bytes
+/// on, walks in step took 10 % less time on 1 KB prompts than one walk with the prefilter
+/// (measured; the pieces' overlap, the longest literal, costs less than that).
+const MIN_LANE: usize = 128;
 
 /// Calls `each` with every occurrence of every literal of `dfa` in `haystack`, overlapping ones
-/// included, once each. On long texts they come in no particular order, and nothing is buffered.
+/// included, once each. On texts walked in lanes they come in no particular order, and nothing is
+/// buffered.
 ///
 /// Each step of a walk waits for the previous step's state to load, so one walk uses little of
 /// the processor. A long text is cut into [`LANES`] pieces walked in step with each other: each
 /// lane starts far enough before its piece to see every literal that ends in it (the longest
 /// literal's length less one), and reports only those. (The lanes do not use the prefilter: on
-/// varied text it stops at nearly every byte, and the walks in step were faster.)
+/// varied text it stops at nearly every byte, and the walks in step were faster, down to
+/// prompts of 1 KB.)
 fn occurrences(dfa: &DFA, haystack: &[u8], each: &mut dyn FnMut(Occurrence)) {
     if haystack.len() < LANES * MIN_LANE {
         // One walk, which skips ahead with the automaton's prefilter where it can.
@@ -847,10 +851,11 @@ impl RulePack {
         }
         // DFAs: one table lookup per byte (as an NFA, the builder's default past about a
         // hundred phrases, the 90 phrases of `jailbreak.i18n` cost 0.7 µs per 1 KB prompt,
-        // measured). Two of them, about 1.6 MiB each: phrases that start with an ASCII byte,
-        // together with the normalized patterns' triggers (one pass finds both), and phrases
-        // in other scripts, searched only in windows around non-ASCII text (where they start).
-        // One DFA for all phrases took 6.5 MiB.
+        // measured). Two of them: phrases that start with an ASCII byte, together with the
+        // normalized patterns' triggers (one pass finds both; for the input pack, 1,268
+        // literals in about 11 MB), and phrases in other scripts, searched only in windows around
+        // non-ASCII text, where they start (106 phrases in 1.8 MB). A contiguous NFA for the
+        // latter took no less time on 1 KB of mixed scripts (measured).
         let (ascii, other): (Vec<_>, Vec<_>) = phrases
             .into_iter()
             .zip(phrase_rule)
@@ -1154,7 +1159,7 @@ mod tests {
             parts in proptest::collection::vec(proptest::sample::select(vec![
                 "abc", "bcd", "cdef", "abcdefgh", "x", "  ", "\u{e9}", "ab", "prompt",
                 "ignore all previous instructions", "zz",
-            ]), 600..1200),
+            ]), 100..1200),
         ) {
             let literals = ["abc", "bcd", "abcdefgh", "c", "prompt", "ignore all previous instructions", "\u{e9}ab"];
             let dfa = DFA::builder().match_kind(MatchKind::Standard).build(literals).unwrap();
