@@ -11,6 +11,9 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_properties::GeneralCategory;
 use unicode_script::{Script, UnicodeScript};
 
+use std::cell::LazyCell;
+
+use super::chars::{Props, PropsUnion, is_cjk, is_compatibility_letter, is_confusable_script};
 use crate::threat::{Severity, Span, Threat, ThreatKind};
 
 const TECHNIQUE_ID: &str = "AML.T0051";
@@ -197,39 +200,60 @@ fn is_inert(c: char) -> bool {
             | G::ModifierSymbol
             | G::OtherSymbol
     ) && !matches!(c, '\u{2800}'..='\u{28FF}')
-        && fold_compatibility(c).is_none()
+        && !is_compatibility_letter(c)
 }
 
 /// The full scan of each segment, the control-character check elsewhere.
 fn scan_segments(text: &str, segments: &[(usize, usize)]) -> Scan {
     let mut out = Scan::default();
-    // What some checks need to know about the whole text; such characters are non-ASCII, so
-    // they lie in the segments.
-    let mut has_braille = false;
-    let mut cjk = false;
-    for &(s, e) in segments {
-        for c in text[s..e].chars() {
-            has_braille |= matches!(c, '\u{2801}'..='\u{28FF}');
-            cjk |= is_cjk(c);
-        }
-    }
+    // What two checks need to know about the whole text, found only if they ask; such
+    // characters are non-ASCII, so they lie in the segments.
+    let whole =
+        |test: fn(char) -> bool| segments.iter().any(|&(s, e)| text[s..e].chars().any(test));
+    let has_braille = LazyCell::new(|| whole(|c| matches!(c, '\u{2801}'..='\u{28FF}')));
+    let cjk = LazyCell::new(|| whole(is_cjk));
     let mut soft_hyphens = Vec::new();
     let mut ascii_from = 0;
     for &(s, e) in segments {
         ascii_controls(&text[ascii_from..s], ascii_from, &mut out);
         ascii_from = e;
-        let chars: Vec<(usize, char)> =
-            text[s..e].char_indices().map(|(p, c)| (s + p, c)).collect();
         // One table lookup per character, shared by every check below.
-        let cats: Vec<GeneralCategory> = chars.iter().map(|&(_, c)| category(c)).collect();
+        let mut chars: Vec<(usize, char)> = Vec::new();
+        let mut props: Vec<Props> = Vec::new();
+        let mut present = Present::default();
+        for (p, c) in text[s..e].char_indices() {
+            let pr = Props::of(c);
+            present.add(c, pr);
+            chars.push((s + p, c));
+            props.push(pr);
+        }
         let end_of = |i: usize| chars.get(i).map_or(e, |&(p, _)| p);
-        tags(&chars, &end_of, &mut out);
-        variation_selectors(&chars, &end_of, &mut out);
-        invisibles(has_braille, &chars, &end_of, &mut out, &mut soft_hyphens);
-        bidi(&chars, &end_of, &mut out);
-        words(text, cjk, &chars, &cats, &end_of, &mut out);
-        marks(&chars, &cats, &end_of, &mut out);
-        categories(&chars, &cats, &end_of, &mut out);
+        if present.controls {
+            tags(&chars, &end_of, &mut out);
+            variation_selectors(&chars, &end_of, &mut out);
+            bidi(&chars, &end_of, &mut out);
+        }
+        if present.invisibles() {
+            let has_braille = || *has_braille;
+            invisibles(
+                &has_braille,
+                &chars,
+                &props,
+                &end_of,
+                &mut out,
+                &mut soft_hyphens,
+            );
+        }
+        if present.disguised_letters() {
+            let seed = |k: usize| may_disguise(&props, k);
+            words(text, &|| *cjk, &chars, &props, &seed, &end_of, &mut out);
+        }
+        if present.marks() {
+            marks(&chars, &props, &end_of, &mut out);
+        }
+        if present.odd_categories() {
+            categories(&chars, &props, &end_of, &mut out);
+        }
     }
     ascii_controls(&text[ascii_from..], ascii_from, &mut out);
     // Soft hyphens inside words: flagged only when there are three or more splits in the text.
@@ -242,6 +266,47 @@ fn scan_segments(text: &str, segments: &[(usize, usize)]) -> Scan {
         .sort_by_key(|f| (f.span.start, f.span.end, f.technique));
     out.hidden.sort_by_key(|h| (h.technique, h.span.start));
     out
+}
+
+/// Which kinds of character a segment holds. Each check flags only around characters of its
+/// own kind, so a segment without any skips that check (most text holds none of them).
+#[derive(Debug, Default)]
+struct Present {
+    props: PropsUnion,
+    /// Tags, variation selectors or bidirectional controls.
+    controls: bool,
+}
+
+impl Present {
+    /// Counts in `c`, whose properties are `props`.
+    fn add(&mut self, c: char, props: Props) {
+        self.props.add(props);
+        self.controls |= is_tag(c) || is_variation_selector(c) || is_bidi_control(c);
+    }
+
+    fn invisibles(&self) -> bool {
+        self.props.has_invisible()
+    }
+
+    /// Letters of a script with Latin look-alikes, or compatibility letters: what [`words`]
+    /// looks for.
+    fn disguised_letters(&self) -> bool {
+        self.props.has_confusable_script() || self.props.has_compatibility_letter()
+    }
+
+    /// Nonspacing or enclosing marks.
+    fn marks(&self) -> bool {
+        use GeneralCategory as G;
+        self.props.has_category(G::NonspacingMark) || self.props.has_category(G::EnclosingMark)
+    }
+
+    /// Private-use, unassigned or control characters.
+    fn odd_categories(&self) -> bool {
+        use GeneralCategory as G;
+        [G::PrivateUse, G::Unassigned, G::Control]
+            .into_iter()
+            .any(|g| self.props.has_category(g))
+    }
 }
 
 /// Groups findings into one threat per technique.
@@ -275,22 +340,6 @@ pub(crate) fn threats(scan: &Scan) -> Vec<Threat> {
         .collect()
 }
 
-fn category(c: char) -> GeneralCategory {
-    if c.is_ascii() {
-        if c.is_ascii_alphabetic() {
-            GeneralCategory::LowercaseLetter
-        } else if c.is_ascii_digit() {
-            GeneralCategory::DecimalNumber
-        } else if c.is_ascii_control() {
-            GeneralCategory::Control
-        } else {
-            GeneralCategory::OtherPunctuation
-        }
-    } else {
-        super::chars::category(c)
-    }
-}
-
 fn is_mark_category(cat: GeneralCategory) -> bool {
     matches!(
         cat,
@@ -312,30 +361,6 @@ fn is_alnum_category(cat: GeneralCategory) -> bool {
             | GeneralCategory::LetterNumber
             | GeneralCategory::OtherNumber
     )
-}
-
-/// Latin letters, by block (cheaper than a script table lookup on every character).
-pub(crate) fn is_latin(c: char) -> bool {
-    c.is_ascii_alphabetic()
-        || (matches!(c, '\u{00C0}'..='\u{024F}' | '\u{1E00}'..='\u{1EFF}' | '\u{2C60}'..='\u{2C7F}'
-            | '\u{A720}'..='\u{A7FF}' | '\u{AB30}'..='\u{AB6F}')
-            && c != '\u{00D7}'
-            && c != '\u{00F7}')
-}
-
-/// Letters of scripts with many Latin look-alikes: Cyrillic, Greek, Armenian, Cherokee, Coptic.
-pub(crate) fn is_confusable_script(c: char) -> bool {
-    matches!(c, '\u{0370}'..='\u{03FF}' | '\u{0400}'..='\u{052F}' | '\u{0530}'..='\u{058F}'
-        | '\u{13A0}'..='\u{13FF}' | '\u{1C80}'..='\u{1C8F}' | '\u{1F00}'..='\u{1FFF}'
-        | '\u{2C80}'..='\u{2CFF}' | '\u{2DE0}'..='\u{2DFF}' | '\u{A640}'..='\u{A69F}'
-        | '\u{AB70}'..='\u{ABBF}' | '\u{FB13}'..='\u{FB17}')
-}
-
-fn is_cjk(c: char) -> bool {
-    matches!(c, '\u{1100}'..='\u{11FF}' | '\u{3040}'..='\u{30FF}' | '\u{3130}'..='\u{318F}'
-        | '\u{31F0}'..='\u{31FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}'
-        | '\u{AC00}'..='\u{D7AF}' | '\u{F900}'..='\u{FAFF}' | '\u{FF66}'..='\u{FF9F}'
-        | '\u{20000}'..='\u{3FFFF}')
 }
 
 fn push(out: &mut Scan, technique: Technique, start: usize, end: usize, fix: Fix) {
@@ -442,16 +467,6 @@ fn variation_selectors(chars: &[(usize, char)], end_of: &dyn Fn(usize) -> usize,
     }
 }
 
-/// Characters that render as nothing (besides tags, selectors and bidi controls, which have
-/// their own checks).
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}'
-        | '\u{206A}'..='\u{206F}' | '\u{2800}' | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}'
-        | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}')
-}
-
 /// Fillers that render as blank space while counting as letters.
 fn is_filler(c: char) -> bool {
     matches!(
@@ -480,8 +495,9 @@ fn uses_zwsp(c: char) -> bool {
 /// Invisible characters splitting words or padding text. Soft hyphens inside words are added to
 /// `soft_hyphens`, for the caller to flag when the whole text has enough of them.
 fn invisibles(
-    has_braille: bool,
+    has_braille: &dyn Fn() -> bool,
     chars: &[(usize, char)],
+    props: &[Props],
     end_of: &dyn Fn(usize) -> usize,
     out: &mut Scan,
     soft_hyphens: &mut Vec<(usize, usize)>,
@@ -489,12 +505,12 @@ fn invisibles(
     let is_hangul_jamo = |c: char| matches!(c, '\u{1100}'..='\u{11FF}' | '\u{A960}'..='\u{A97F}' | '\u{D7B0}'..='\u{D7FF}');
     let mut i = 0;
     while i < chars.len() {
-        if !is_invisible(chars[i].1) {
+        if !props[i].is_invisible() {
             i += 1;
             continue;
         }
         let start = i;
-        while i < chars.len() && is_invisible(chars[i].1) {
+        while i < chars.len() && props[i].is_invisible() {
             i += 1;
         }
         let run = &chars[start..i];
@@ -505,6 +521,17 @@ fn invisibles(
             prev.is_some_and(char::is_alphanumeric) && next.is_some_and(char::is_alphanumeric);
         let both_ascii = prev.is_some_and(|c| c.is_ascii_alphanumeric())
             && next.is_some_and(|c| c.is_ascii_alphanumeric());
+        // Soft hyphens between two letters or digits (Hangul fillers, in a run, count as
+        // letters).
+        for k in start..i {
+            if chars[k].1 == '\u{00AD}'
+                && k > 0
+                && chars[k - 1].1.is_alphanumeric()
+                && chars.get(k + 1).is_some_and(|&(_, n)| n.is_alphanumeric())
+            {
+                soft_hyphens.push((chars[k].0, end_of(k + 1)));
+            }
+        }
         let splits = run.iter().all(|&(_, c)| match c {
             // Joiners and direction marks belong to Persian, Indic and RTL orthography; only
             // flag them between ASCII letters, where they have no use.
@@ -528,7 +555,7 @@ fn invisibles(
         }
         let fillers = run.iter().filter(|&&(_, c)| is_filler(c)).count();
         let legit_filler = run.iter().all(|&(_, c)| match c {
-            '\u{2800}' => has_braille,
+            '\u{2800}' => has_braille(),
             '\u{115F}' | '\u{1160}' => {
                 prev.is_some_and(is_hangul_jamo) || next.is_some_and(is_hangul_jamo)
             }
@@ -539,18 +566,6 @@ fn invisibles(
             push(out, Technique::InvisiblePadding, s, e, Fix::Remove);
         }
     }
-    soft_hyphens.extend(
-        chars
-            .iter()
-            .enumerate()
-            .filter(|&(k, &(_, c))| {
-                c == '\u{00AD}'
-                    && k > 0
-                    && chars[k - 1].1.is_alphanumeric()
-                    && chars.get(k + 1).is_some_and(|&(_, n)| n.is_alphanumeric())
-            })
-            .map(|(k, &(p, _))| (p, end_of(k + 1))),
-    );
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -558,6 +573,11 @@ enum Bidi {
     Embedding,
     Override,
     Isolate,
+}
+
+/// Embeddings, overrides, isolates and their terminators.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn bidi(chars: &[(usize, char)], end_of: &dyn Fn(usize) -> usize, out: &mut Scan) {
@@ -579,7 +599,7 @@ fn bidi(chars: &[(usize, char)], end_of: &dyn Fn(usize) -> usize, out: &mut Scan
         *has_override = false;
     };
     for (k, &(_, c)) in chars.iter().enumerate() {
-        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+        if is_bidi_control(c) {
             paragraph.push(k);
         }
         match c {
@@ -640,6 +660,14 @@ pub(crate) fn latin_lookalike(c: char) -> Option<char> {
 
 /// The ASCII letter or digit a fullwidth, mathematical or enclosed character stands for.
 pub(crate) fn fold_compatibility(c: char) -> Option<char> {
+    if !is_compatibility_letter(c) {
+        return None;
+    }
+    fold_compatibility_by_blocks(c)
+}
+
+/// [`fold_compatibility`] without the table's quick answer, from which the table is built.
+pub(crate) fn fold_compatibility_by_blocks(c: char) -> Option<char> {
     let offset = |base: char, first: char| char::from_u32(first as u32 + (c as u32 - base as u32));
     match c {
         '\u{FF21}'..='\u{FF3A}' => offset('\u{FF21}', 'A'),
@@ -664,29 +692,41 @@ fn is_fullwidth(c: char) -> bool {
     matches!(c, '\u{FF01}'..='\u{FF5E}')
 }
 
+/// Whether the character at `k` may be what makes its word one that [`words`] flags: a letter
+/// of a script with Latin look-alikes, or a compatibility letter.
+fn may_disguise(props: &[Props], k: usize) -> bool {
+    props[k].is_confusable_script() || props[k].is_compatibility_letter()
+}
+
 /// Words mixing scripts or spelled in compatibility letters; `cjk` says whether the whole text
-/// has Chinese, Japanese or Korean characters.
+/// has Chinese, Japanese or Korean characters. Only the words around the characters for which
+/// `seed` holds are looked at ([`may_disguise`]: no other word can be flagged).
 fn words(
     text: &str,
-    cjk: bool,
+    cjk: &dyn Fn() -> bool,
     chars: &[(usize, char)],
-    cats: &[GeneralCategory],
+    props: &[Props],
+    seed: &dyn Fn(usize) -> bool,
     end_of: &dyn Fn(usize) -> usize,
     out: &mut Scan,
 ) {
     let is_word = |k: usize| {
-        (is_alnum_category(cats[k])
-            || is_mark_category(cats[k])
-            || fold_compatibility(chars[k].1).is_some())
+        let cat = props[k].category();
+        (is_alnum_category(cat) || is_mark_category(cat) || props[k].is_compatibility_letter())
             && !is_variation_selector(chars[k].1)
     };
     let mut i = 0;
     while i < chars.len() {
-        if !is_word(i) {
+        if !(seed(i) && is_word(i)) {
             i += 1;
             continue;
         }
-        let start = i;
+        // The word around the seed; it starts after the end of the last word looked at, since
+        // a character that is not part of a word ended that one.
+        let mut start = i;
+        while start > 0 && is_word(start - 1) {
+            start -= 1;
+        }
         while i < chars.len() && is_word(i) {
             i += 1;
         }
@@ -696,11 +736,13 @@ fn words(
             continue;
         }
         // Mixed scripts: Latin letters next to letters of another script that look Latin.
-        let has_latin = word.iter().any(|&(_, c)| is_latin(c));
+        let word_props = &props[start..i];
+        let has_latin = word_props.iter().any(|p| p.is_latin());
         let lookalikes = has_latin
             && word
                 .iter()
-                .any(|&(_, c)| is_confusable_script(c) && latin_lookalike(c).is_some());
+                .zip(word_props)
+                .any(|(&(_, c), p)| p.is_confusable_script() && latin_lookalike(c).is_some());
         if lookalikes {
             let replaced: String = text[s..e]
                 .chars()
@@ -721,7 +763,7 @@ fn words(
         }
         // Compatibility letters spelling text: runs of three or more letters inside the word.
         // Fullwidth forms are ordinary in Chinese, Japanese and Korean text.
-        let counts = |c: char| fold_compatibility(c).is_some() && !(cjk && is_fullwidth(c));
+        let counts = |c: char| is_compatibility_letter(c) && !(is_fullwidth(c) && cjk());
         let mut k = 0;
         while k < word.len() {
             if !counts(word[k].1) {
@@ -758,13 +800,13 @@ fn words(
 /// Zalgo: more than four combining marks on one base. Keeps the first two.
 fn marks(
     chars: &[(usize, char)],
-    cats: &[GeneralCategory],
+    props: &[Props],
     end_of: &dyn Fn(usize) -> usize,
     out: &mut Scan,
 ) {
     let stackable = |k: usize| {
         matches!(
-            cats[k],
+            props[k].category(),
             GeneralCategory::NonspacingMark | GeneralCategory::EnclosingMark
         ) && !is_variation_selector(chars[k].1)
     };
@@ -792,12 +834,12 @@ fn marks(
 
 fn categories(
     chars: &[(usize, char)],
-    cats: &[GeneralCategory],
+    props: &[Props],
     end_of: &dyn Fn(usize) -> usize,
     out: &mut Scan,
 ) {
     for (k, &(p, c)) in chars.iter().enumerate() {
-        let technique = match cats[k] {
+        let technique = match props[k].category() {
             GeneralCategory::PrivateUse => Technique::PrivateUse,
             GeneralCategory::Unassigned if !is_tag(c) => Technique::Unassigned,
             GeneralCategory::Control if !matches!(c, '\t' | '\n' | '\r') => {
@@ -862,6 +904,29 @@ mod tests {
             let text: String = parts.concat();
             let whole = scan_segments(&text, &[(0, text.len())]);
             proptest::prop_assert!(same(&scan(&text), &whole), "{:?}", text);
+        }
+    }
+
+    proptest::proptest! {
+        /// Looking only at the words around letters that may disguise one finds what looking
+        /// at every word finds.
+        #[test]
+        fn words_around_the_seeds_are_every_word_that_is_flagged(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "p", "word", " ", "-", "'", "а", "р", "е", "ж", "Ω", "ο", "\u{301}", "ｆｕｌｌ",
+                "Ａ", "𝐛𝐨𝐥𝐝", "ⓐ", "中", "é", "1", "１", "\u{FE0F}", "\u{200B}", "\u{37E}",
+            ]), 0..40)
+        ) {
+            let text: String = parts.concat();
+            let chars: Vec<(usize, char)> = text.char_indices().collect();
+            let props: Vec<Props> = chars.iter().map(|&(_, c)| Props::of(c)).collect();
+            let end_of = |i: usize| chars.get(i).map_or(text.len(), |&(p, _)| p);
+            let cjk = || text.chars().any(is_cjk);
+            let (mut seeded, mut every) = (Scan::default(), Scan::default());
+            let seed = |k: usize| may_disguise(&props, k);
+            words(&text, &cjk, &chars, &props, &seed, &end_of, &mut seeded);
+            words(&text, &cjk, &chars, &props, &|_| true, &end_of, &mut every);
+            proptest::prop_assert!(same(&seeded, &every), "{:?}", text);
         }
     }
 
