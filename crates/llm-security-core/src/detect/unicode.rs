@@ -7,11 +7,11 @@
 //! keycaps, subdivision flags, Persian ZWNJ, Indic ZWJ/ZWNJ, Thai and CJK zero-width spaces,
 //! balanced bidirectional isolates in Arabic and Hebrew, single-script words in any script.
 
+use std::cell::LazyCell;
+
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::GeneralCategory;
 use unicode_script::{Script, UnicodeScript};
-
-use std::cell::LazyCell;
 
 use super::chars::{Props, PropsUnion, is_cjk, is_compatibility_letter, is_confusable_script};
 use crate::threat::{Severity, Span, Threat, ThreatKind};
