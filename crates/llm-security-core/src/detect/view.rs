@@ -431,13 +431,13 @@ mod tests {
             .map(|(p, c)| (from + p, c))
             .chain(std::iter::once((to, ' ')))
         {
-            if super::super::chars::Props::of(c).is_latin()
+            if Props::of(c).is_latin()
                 || is_confusable_script(c)
                 || c.is_ascii_digit()
                 || (start.is_some() && is_combining_mark(c))
             {
                 start.get_or_insert(pos);
-                latin |= super::super::chars::Props::of(c).is_latin();
+                latin |= Props::of(c).is_latin();
                 other |= is_confusable_script(c);
             } else if let Some(s) = start.take() {
                 if latin
