@@ -98,7 +98,7 @@ fn bits_of(c: char) -> u16 {
     let bit = |yes: bool, bit: u16| if yes { bit } else { 0 };
     index_of(c.general_category())
         | bit(c.is_alphanumeric(), ALPHANUMERIC)
-        | bit(c.to_lowercase().eq(std::iter::once(c)), OWN_LOWERCASE)
+        | bit(own_lowercase(c), OWN_LOWERCASE)
         | bit(own_decomposition(c), OWN_DECOMPOSITION)
         | bit(blocks::latin(c), LATIN)
         | bit(blocks::confusable_script(c), CONFUSABLE_SCRIPT)
@@ -238,10 +238,7 @@ pub(crate) fn category(c: char) -> GeneralCategory {
 
 /// Whether `c` is alphanumeric, as `char::is_alphanumeric` says.
 pub(crate) fn is_alphanumeric(c: char) -> bool {
-    match entry(c) {
-        Some(bits) => bits & ALPHANUMERIC != 0,
-        None => c.is_alphanumeric(),
-    }
+    has(c, ALPHANUMERIC, char::is_alphanumeric)
 }
 
 /// Whether `c`'s compatibility decomposition is `c` itself, looked up.
@@ -254,18 +251,17 @@ fn own_decomposition(c: char) -> bool {
 /// Whether `c`'s compatibility decomposition (NFKD) is `c` itself: no accent to split off, no
 /// ligature or width form to spell out.
 pub(crate) fn is_own_decomposition(c: char) -> bool {
-    match entry(c) {
-        Some(bits) => bits & OWN_DECOMPOSITION != 0,
-        None => own_decomposition(c),
-    }
+    has(c, OWN_DECOMPOSITION, own_decomposition)
+}
+
+/// Whether `c.to_lowercase()` is `c` itself, computed.
+fn own_lowercase(c: char) -> bool {
+    c.to_lowercase().eq(std::iter::once(c))
 }
 
 /// Whether `c.to_lowercase()` is `c` itself (every character of scripts without case).
 pub(crate) fn is_own_lowercase(c: char) -> bool {
-    match entry(c) {
-        Some(bits) => bits & OWN_LOWERCASE != 0,
-        None => c.to_lowercase().eq(std::iter::once(c)),
-    }
+    has(c, OWN_LOWERCASE, own_lowercase)
 }
 
 /// Letters of scripts with many Latin look-alikes: Cyrillic, Greek, Armenian, Cherokee, Coptic.
@@ -341,13 +337,13 @@ mod blocks {
         | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}')
     }
 
+    /// What the view drops: the invisible characters but the blank Braille pattern (which the
+    /// Unicode checks judge by the text around it, and the view keeps), and the bidirectional
+    /// controls, variation selectors and tags.
     pub(super) fn dropped_from_view(c: char) -> bool {
-        matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
-        | '\u{FEFF}' | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
-        | '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}')
+        (invisible(c) && c != '\u{2800}')
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}')
     }
 }
 
