@@ -156,7 +156,7 @@ pub(crate) fn read_own(dir: &Path) -> anyhow::Result<Vec<Row>> {
 }
 
 /// The source name of the crate documentation rows.
-pub(crate) const CRATE_DOCS: &str = "crates.io READMEs (Cargo.lock)";
+pub(crate) const CRATE_DOCS: &str = "crates.io documents (Cargo.lock)";
 /// The category that marks a row as a whole document rather than a prompt.
 pub(crate) const DOCUMENT: &str = "document";
 
@@ -176,7 +176,7 @@ pub(crate) const MAX_README_BYTES: u64 = 256 * 1024;
 /// What [`crate_docs`] found.
 #[derive(Debug, Default)]
 pub(crate) struct CrateDocs {
-    /// One benign document per README read.
+    /// One benign document per file read.
     pub(crate) rows: Vec<Row>,
     /// Pinned packages that Cargo has not unpacked.
     pub(crate) missing: usize,
@@ -184,8 +184,9 @@ pub(crate) struct CrateDocs {
     pub(crate) oversized: usize,
 }
 
-/// Benign documents: the README of every crates.io package that `lock` pins and that Cargo has
-/// unpacked under `cargo_home/registry/src` (`cargo fetch` unpacks them all). Each row carries
+/// Benign documents: the README and the other Markdown files (see [`other_docs`]) of every
+/// crates.io package that `lock` pins and that Cargo has unpacked under
+/// `cargo_home/registry/src` (`cargo fetch` unpacks them all). Each row carries
 /// its crate's licence (the `license` field of its `Cargo.toml`), the category [`DOCUMENT`],
 /// and a split from its crate name (one in five to `dev`). Pinned packages not found and
 /// READMEs over [`MAX_README_BYTES`] are counted, not read.
@@ -223,39 +224,93 @@ pub(crate) fn crate_docs(lock: &Path, cargo_home: &Path) -> anyhow::Result<Crate
             found.missing += 1;
             continue;
         };
-        let (text, license) = match readme_of(&dir) {
-            Readme::Read(text, license) => (text, license),
-            Readme::Oversized => {
-                found.oversized += 1;
-                continue;
-            }
-            Readme::None => continue,
+        let split = if fnv1a(name.as_bytes()).is_multiple_of(5) {
+            "dev"
+        } else {
+            "train"
         };
-        found.rows.push(Row {
+        let row = |text: String, license: &str| Row {
             text,
             label: Label::Benign,
             group: CRATE_DOCS.to_owned(),
             category: DOCUMENT.to_owned(),
-            license,
-            split: if fnv1a(name.as_bytes()).is_multiple_of(5) {
-                "dev"
-            } else {
-                "train"
+            license: license.to_owned(),
+            split: split.to_owned(),
+        };
+        let (readme, license) = match readme_of(&dir) {
+            Readme::Read(text, license, path) => (Some((text, path)), license),
+            Readme::Oversized(license) => {
+                found.oversized += 1;
+                (None, license)
             }
-            .to_owned(),
-        });
+            Readme::None(Some(license)) => (None, license),
+            Readme::None(None) => continue,
+        };
+        let readme_path = readme.as_ref().map(|(_, p)| p.clone());
+        if let Some((text, _)) = readme {
+            found.rows.push(row(text, &license));
+        }
+        for text in other_docs(&dir, readme_path.as_deref()) {
+            found.rows.push(row(text, &license));
+        }
     }
     Ok(found)
 }
 
+/// Most Markdown files besides the README read from one crate (the first in path order).
+const MAX_OTHER_DOCS: usize = 48;
+
+/// File names of instructions written for coding assistants: text addressed to a model, which
+/// must not teach the classifier that instructions in a document are benign.
+const ASSISTANT_FILES: [&str; 3] = ["agents.md", "claude.md", "copilot-instructions.md"];
+
+/// The other Markdown files of an unpacked crate (change logs, guides, API documentation),
+/// in path order, skipping hidden folders, `readme` and the top folder's `README.md` (read as
+/// the README or left out on purpose), files for coding assistants, empty files and files over
+/// [`MAX_README_BYTES`]; at most [`MAX_OTHER_DOCS`].
+fn other_docs(dir: &Path, readme: Option<&Path>) -> Vec<String> {
+    let mut paths = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().to_lowercase();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() && !name.starts_with('.') {
+                stack.push(path);
+            } else if kind.is_file()
+                && name.ends_with(".md")
+                && !ASSISTANT_FILES.contains(&name.as_str())
+                && !(name == "readme.md" && folder == dir)
+                && readme.is_none_or(|r| r != path)
+            {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() <= MAX_README_BYTES))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter(|t| !t.trim().is_empty())
+        .take(MAX_OTHER_DOCS)
+        .collect()
+}
+
 /// A crate's README, as [`readme_of`] finds it.
 enum Readme {
-    /// The text and the crate's licence.
-    Read(String, String),
-    /// Larger than [`MAX_README_BYTES`].
-    Oversized,
-    /// No README, no licence, or an empty or unreadable one.
-    None,
+    /// The text, the crate's licence and the README's path.
+    Read(String, String, std::path::PathBuf),
+    /// Larger than [`MAX_README_BYTES`]; the crate's licence.
+    Oversized(String),
+    /// No README, or an empty or unreadable one; the crate's licence if it states one.
+    None(Option<String>),
 }
 
 /// A crate's README text and licence, from its unpacked folder.
@@ -263,30 +318,31 @@ fn readme_of(dir: &Path) -> Readme {
     let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok();
     let manifest: Option<toml::Value> = manifest.and_then(|m| toml::from_str(&m).ok());
     let Some(package) = manifest.as_ref().and_then(|m| m.get("package")) else {
-        return Readme::None;
+        return Readme::None(None);
     };
     let Some(license) = package.get("license").and_then(toml::Value::as_str) else {
-        return Readme::None;
+        return Readme::None(None);
     };
+    let license = license.to_owned();
     let readme = match package.get("readme") {
         Some(toml::Value::String(path)) => dir.join(path),
-        Some(toml::Value::Boolean(false)) => return Readme::None,
+        Some(toml::Value::Boolean(false)) => return Readme::None(Some(license)),
         _ => dir.join("README.md"),
     };
     if readme
         .components()
         .any(|c| c == std::path::Component::ParentDir)
     {
-        return Readme::None;
+        return Readme::None(Some(license));
     }
     match std::fs::metadata(&readme) {
-        Ok(m) if m.len() > MAX_README_BYTES => return Readme::Oversized,
+        Ok(m) if m.len() > MAX_README_BYTES => return Readme::Oversized(license),
         Ok(_) => {}
-        Err(_) => return Readme::None,
+        Err(_) => return Readme::None(Some(license)),
     }
-    match std::fs::read_to_string(readme) {
-        Ok(text) if !text.trim().is_empty() => Readme::Read(text, license.to_owned()),
-        _ => Readme::None,
+    match std::fs::read_to_string(&readme) {
+        Ok(text) if !text.trim().is_empty() => Readme::Read(text, license, readme),
+        _ => Readme::None(Some(license)),
     }
 }
 
@@ -346,6 +402,17 @@ mod tests {
             "[package]\nname = \"alpha\"\nlicense = \"MIT OR Apache-2.0\"\n",
             Some(("README.md", "# alpha\n\nParses things.")),
         );
+        // Other Markdown files are read in path order, but not those in hidden folders, those
+        // written for coding assistants, or empty ones.
+        let alpha = registry.join("alpha-1.0.0");
+        std::fs::create_dir_all(alpha.join("docs/guide")).unwrap();
+        std::fs::create_dir_all(alpha.join(".github")).unwrap();
+        std::fs::write(alpha.join("CHANGELOG.md"), "## 1.0.0\n\nFirst.").unwrap();
+        std::fs::write(alpha.join("docs/guide/start.MD"), "Start here.").unwrap();
+        std::fs::write(alpha.join("docs/notes.txt"), "not Markdown").unwrap();
+        std::fs::write(alpha.join("docs/empty.md"), " \n").unwrap();
+        std::fs::write(alpha.join("AGENTS.md"), "Run the tests first.").unwrap();
+        std::fs::write(alpha.join(".github/ISSUE.md"), "hidden").unwrap();
         unpack(
             "beta-0.2.0",
             "[package]\nname = \"beta\"\nlicense = \"MPL-2.0\"\nreadme = \"docs/INTRO.md\"\n",
@@ -358,6 +425,11 @@ mod tests {
             "[package]\nname = \"gamma\"\nlicense = \"MIT\"\nreadme = false\n",
             Some(("README.md", "not to be read")),
         );
+        // Without a README, its other documents are still read, at most MAX_OTHER_DOCS.
+        for i in 0..MAX_OTHER_DOCS + 2 {
+            let at = registry.join(format!("gamma-3.0.0/doc{i:03}.md"));
+            std::fs::write(at, format!("gamma page {i}")).unwrap();
+        }
         // Too large to analyze whole: counted, not read.
         unpack(
             "huge-1.0.0",
@@ -398,18 +470,22 @@ mod tests {
             .iter()
             .map(|r| (r.text.as_str(), r.license.as_str()))
             .collect();
-        assert_eq!(
-            got,
-            [
-                ("# alpha\n\nParses things.", "MIT OR Apache-2.0"),
-                ("Beta intro.", "MPL-2.0")
-            ]
-        );
+        let gamma: Vec<String> = (0..MAX_OTHER_DOCS)
+            .map(|i| format!("gamma page {i}"))
+            .collect();
+        let mut expected = vec![
+            ("# alpha\n\nParses things.", "MIT OR Apache-2.0"),
+            ("## 1.0.0\n\nFirst.", "MIT OR Apache-2.0"),
+            ("Start here.", "MIT OR Apache-2.0"),
+            ("Beta intro.", "MPL-2.0"),
+        ];
+        expected.extend(gamma.iter().map(|t| (t.as_str(), "MIT")));
+        assert_eq!(got, expected);
         assert!(rows.iter().all(|r| r.label == Label::Benign
             && r.category == DOCUMENT
             && r.group == CRATE_DOCS
             && (r.split == "train" || r.split == "dev")));
-        assert!(permissive(&rows[0].license) && !permissive(&rows[1].license));
+        assert!(permissive(&rows[0].license) && !permissive(&rows[3].license));
         assert!(crate_docs(&home.path().join("nope.lock"), home.path()).is_err());
     }
 

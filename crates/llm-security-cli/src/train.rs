@@ -57,8 +57,9 @@ pub(crate) struct TrainArgs {
     /// are averaged into the one shipped.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=64))]
     orders: u64,
-    /// Also train on benign documents: the README of every crates.io package this lock file
-    /// pins (run `cargo fetch` first, so that Cargo has unpacked them). Rows whose crate licence
+    /// Also train on benign documents: the README and other Markdown files (change logs,
+    /// guides, API documentation) of every crates.io package this lock file pins (run `cargo
+    /// fetch` first, so that Cargo has unpacked them). Rows whose crate licence
     /// is permissive train, in chunks of a few paragraphs, as the classifier sees long texts in
     /// windows; the shipped model is trained with `--cargo-docs Cargo.lock`.
     #[arg(long, value_name = "Cargo.lock")]
@@ -121,7 +122,7 @@ pub(crate) fn run(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     if let Some(lock) = &args.cargo_docs {
         let found = crate_docs(lock, &cargo_home()?)?;
         eprintln!(
-            "{} crate READMEs from {} ({} pinned packages not unpacked, `cargo fetch` unpacks them; {} READMEs over {} KiB skipped)",
+            "{} crate documents from {} ({} pinned packages not unpacked, `cargo fetch` unpacks them; {} READMEs over {} KiB skipped)",
             found.rows.len(),
             lock.display(),
             found.missing,
@@ -390,7 +391,7 @@ pub(crate) fn pct(x: Option<f64>) -> String {
 }
 
 /// Whether a row is retrieved content that an application would analyze with
-/// `analyze_document`: the crate READMEs, and BIPIA's e-mails, tables and code answers (clean,
+/// `analyze_document`: the crate documents, and BIPIA's e-mails, tables and code answers (clean,
 /// or with a planted instruction).
 fn retrieved(r: &Row) -> bool {
     r.category == DOCUMENT
@@ -612,7 +613,7 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
     for ((r, score), document) in rows.iter().zip(&scores).zip(&as_documents) {
         let Some(document) = document else { continue };
         let kind = if r.category == DOCUMENT {
-            "crate READMEs".to_owned()
+            "crate documents".to_owned()
         } else {
             format!("BIPIA {}", r.category.split('/').nth(1).unwrap_or_default())
         };
@@ -645,7 +646,7 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
         let split = metrics(&docs_dev_scores, threshold);
         writeln!(
             out,
-            "\n## Documents (benign crate READMEs, `--cargo-docs`)\n"
+            "\n## Documents (benign crate READMEs and other Markdown files, `--cargo-docs`)\n"
         )?;
         writeln!(
             out,
@@ -653,17 +654,17 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
              `analyze` sees a document (windows of {WINDOW} tokens, stride {STRIDE}), at the \
              balanced threshold.\n"
         )?;
-        writeln!(out, "| model | READMEs | flagged % |")?;
+        writeln!(out, "| model | documents | flagged % |")?;
         writeln!(out, "|---|---:|---:|")?;
         writeln!(
             out,
-            "| trained without any README (source held out) | {} | {} |",
+            "| trained without any crate document (source held out) | {} | {} |",
             held_out.benign,
             pct(held_out.fpr)
         )?;
         writeln!(
             out,
-            "| trained on the other crates' READMEs (dev split by crate name) | {} | {} |",
+            "| trained on the other crates' documents (dev split by crate name) | {} | {} |",
             split.benign,
             pct(split.fpr)
         )?;

@@ -576,14 +576,14 @@ fn train_writes_a_model_that_analyze_can_load() {
         .output()
         .unwrap();
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("1 crate READMEs from"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1 crate documents from"));
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(
-        text.contains("## Documents (benign crate READMEs"),
+        text.contains("## Documents (benign crate READMEs and other Markdown files"),
         "{text}"
     );
     assert!(
-        text.contains("| trained without any README (source held out) | 1 |"),
+        text.contains("| trained without any crate document (source held out) | 1 |"),
         "{text}"
     );
     // The prompt corpora's pooled figures do not count the document.
