@@ -178,17 +178,10 @@ impl<'a> CodeSpans<'a> {
 
     /// Whether position `i` lies inside a code span; `i` must not decrease between calls.
     fn contains(&mut self, i: usize) -> bool {
-        loop {
-            match self.current {
-                Some((_, end)) if end > i => break,
-                _ => {}
-            }
-            match self.next_span() {
-                Some(span) => self.current = Some(span),
-                None => {
-                    self.current = None;
-                    return false;
-                }
+        while self.current.is_none_or(|(_, end)| end <= i) {
+            self.current = self.next_span();
+            if self.current.is_none() {
+                return false;
             }
         }
         self.current.is_some_and(|(start, _)| start <= i)
