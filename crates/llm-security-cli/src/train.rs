@@ -234,7 +234,7 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
             let tokens = classifier::tokens_of(text);
             // Texts of one or two tokens ("hello", "password?") are game moves whose label says
             // more about the game than about the text; they teach the model noise.
-            (tokens.len() >= 3 && mostly_latin(text)).then(|| {
+            (tokens.len() >= 3 && mostly_latin(text) && !machine_translated(r)).then(|| {
                 let (features, norm) = Classifier::features(BITS, &tokens);
                 (features, norm, r.label.index(), group_weight(r))
             })
@@ -345,6 +345,38 @@ fn fit(
         }
     }
     (w, b)
+}
+
+/// Languages a corpus names as the last part of a row's category when the row is a machine
+/// translation of another (PurpleLlama's `.../different_user_input_language/Spanish`).
+const TRANSLATION_LANGUAGES: [&str; 17] = [
+    "Arabic",
+    "Bengali",
+    "Chinese",
+    "French",
+    "German",
+    "Hindi",
+    "Indonesian",
+    "Italian",
+    "Japanese",
+    "Korean",
+    "Portuguese",
+    "Russian",
+    "Spanish",
+    "Tagalog",
+    "Thai",
+    "Turkish",
+    "Vietnamese",
+];
+
+/// Whether a row is a machine translation of another row, by its category. Every such row in
+/// the corpora is an attack, so training on them teaches "Portuguese, so an attack": the
+/// English original trains, the translations do not. Other languages are the rules' job.
+pub(crate) fn machine_translated(r: &Row) -> bool {
+    r.category
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| TRANSLATION_LANGUAGES.contains(&last))
 }
 
 /// Whether most letters of `text` are Latin. Nearly every non-Latin row of the corpora is a
@@ -740,5 +772,33 @@ mod tests {
         // A short document is one chunk; an empty one none.
         assert_eq!(chunks("# Title\n\nOne line."), ["# Title\n\nOne line."]);
         assert!(chunks("  \n\n ").is_empty());
+    }
+
+    #[test]
+    fn machine_translations_are_told_by_their_category() {
+        let row = |category: &str| Row {
+            text: "x".into(),
+            label: crate::data::Label::Injection,
+            group: "github:meta-llama/PurpleLlama".into(),
+            category: category.into(),
+            license: "MIT".into(),
+            split: "train".into(),
+        };
+        for category in [
+            "cyberseceval/direct/persuasion/Spanish",
+            "cyberseceval/indirect/system_mode/Filipino/Tagalog",
+            "cyberseceval/direct/few_shot_attack/Hindi",
+        ] {
+            assert!(machine_translated(&row(category)), "{category}");
+        }
+        for category in [
+            "cyberseceval/direct/persuasion",
+            "chat/de",
+            "deepset",
+            "",
+            "German speakers",
+        ] {
+            assert!(!machine_translated(&row(category)), "{category}");
+        }
     }
 }
