@@ -42,7 +42,7 @@ fn the_cascade_catches_paraphrases_the_fast_tier_misses() {
     let fast = SecurityEngine::new();
     // Consulted whatever the fast score. The default band starts at 0.2, and where a paraphrase
     // falls against it moves with the fast tier's training: since the password help
-    // (data/prompts) trains, the fast tier scores the last two 0.10 and 0.16, under the band,
+    // (data/prompts) trains, the fast tier scores the last two 0.10 and 0.13, under the band,
     // and flags the first by rule.
     let cascade = engine(0.0);
     let mut caught = 0;
@@ -62,7 +62,7 @@ fn the_cascade_catches_paraphrases_the_fast_tier_misses() {
             assert_eq!(threat.spans[0].end, text.len());
         }
     }
-    // Consulted, the semantic tier lifts the last over the threshold (0.56); the second stays
+    // Consulted, the semantic tier lifts the last over the threshold (0.55); the second stays
     // under it (0.24).
     assert!(caught >= 1, "none of the paraphrases was caught");
     for text in ORDINARY {
