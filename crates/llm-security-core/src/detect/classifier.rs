@@ -219,6 +219,16 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             // A run of one punctuation character (`>>>`, `=====`, `####`) is one token, hashed
             // as two of its characters whatever its length. Only punctuation tokens start with
             // a punctuation byte.
+            // `][]` closes a Markdown reference link ("[`fork()`][]"): the empty label is
+            // markup, and left in, its brackets read like the tags of a jailbreak.
+            CharClass::Punct
+                if b == b'['
+                    && i > 0
+                    && bytes[i - 1] == b']'
+                    && bytes.get(i + 1) == Some(&b']') =>
+            {
+                i += 2;
+            }
             CharClass::Punct => {
                 match tokens.last_mut() {
                     Some(last) if last.end == i && bytes[last.start] == b => {
@@ -483,7 +493,22 @@ mod tests {
     fn reference_tokenize(text: &str) -> Vec<Token> {
         let mut spans: Vec<(usize, usize)> = Vec::new();
         let mut start: Option<usize> = None;
-        for (i, c) in text.char_indices() {
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let mut skip = 0;
+        for (k, &(i, c)) in chars.iter().enumerate() {
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            // The empty label of a Markdown reference link, `][]`, is skipped.
+            if c == '['
+                && k > 0
+                && chars[k - 1].1 == ']'
+                && chars.get(k + 1).is_some_and(|&(_, n)| n == ']')
+            {
+                skip = 1;
+                continue;
+            }
             let single =
                 is_cjk(c) || matches!(c, '<' | '>' | '|' | '#' | '[' | ']' | '{' | '}' | ':' | '=');
             if (c.is_alphanumeric() || c == '_') && !single {
@@ -527,7 +552,7 @@ mod tests {
         fn the_byte_class_tokenizer_equals_the_reference(
             parts in proptest::collection::vec(proptest::sample::select(vec![
                 "ignore", " ", "  ", "_x1", ">>>", ">", "=", "==", "<|", "|>", "##", "#",
-                "[", "]]", "{", "}", ":", "\n", "\t", ".", "!", "-", "é", "naïve", "Ж", "中",
+                "[", "]]", "][]", "]", "{", "}", ":", "\n", "\t", ".", "!", "-", "é", "naïve", "Ж", "中",
                 "文", "ア", "한", "👩\u{200D}💻", "\u{0301}", "٣", "Ⅻ", "²", "\u{00A0}",
             ]), 0..40),
         ) {
@@ -561,6 +586,19 @@ mod tests {
             vec![
                 "<", "|", "im_start", "|", ">", "system", "忽", "略", "指", "令"
             ]
+        );
+    }
+
+    #[test]
+    fn the_empty_label_of_a_markdown_reference_link_is_skipped() {
+        let text = "see [`fork()`][] and [x][y]";
+        let words: Vec<&str> = tokenize(text)
+            .iter()
+            .map(|t| &text[t.start..t.end])
+            .collect();
+        assert_eq!(
+            words,
+            vec!["see", "[", "fork", "]", "and", "[", "x", "]", "[", "y", "]"]
         );
     }
 
