@@ -574,15 +574,19 @@ mod tests {
         assert!((v.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }
 
+    /// The text of each token of `text`.
+    fn words(text: &str) -> Vec<&str> {
+        tokenize(text)
+            .iter()
+            .map(|t| &text[t.start..t.end])
+            .collect()
+    }
+
     #[test]
     fn tokens_split_words_cjk_and_template_punctuation() {
         let text = "<|im_start|>system 忽略指令";
-        let words: Vec<&str> = tokenize(text)
-            .iter()
-            .map(|t| &text[t.start..t.end])
-            .collect();
         assert_eq!(
-            words,
+            words(text),
             vec![
                 "<", "|", "im_start", "|", ">", "system", "忽", "略", "指", "令"
             ]
@@ -592,12 +596,8 @@ mod tests {
     #[test]
     fn the_empty_label_of_a_markdown_reference_link_is_skipped() {
         let text = "see [`fork()`][] and [x][y]";
-        let words: Vec<&str> = tokenize(text)
-            .iter()
-            .map(|t| &text[t.start..t.end])
-            .collect();
         assert_eq!(
-            words,
+            words(text),
             vec!["see", "[", "fork", "]", "and", "[", "x", "]", "[", "y", "]"]
         );
     }
@@ -605,10 +605,8 @@ mod tests {
     #[test]
     fn a_run_of_one_punctuation_character_is_one_token_of_any_length() {
         let text = ">>> print(x)\n===== ## <|| ]]";
-        let tokens = tokenize(text);
-        let words: Vec<&str> = tokens.iter().map(|t| &text[t.start..t.end]).collect();
         assert_eq!(
-            words,
+            words(text),
             vec![">>>", "print", "x", "=====", "##", "<", "||", "]]"]
         );
         // `>>` and `>>>>>` are the same feature; `>` alone is another.
