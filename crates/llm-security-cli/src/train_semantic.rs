@@ -16,7 +16,7 @@ use rayon::prelude::*;
 
 use crate::data::{Row, permissive};
 use crate::metrics::{Scored, metrics, threshold_for_fpr};
-use crate::train::{TrainArgs, held_out_scores, mostly_latin, pct};
+use crate::train::{TrainArgs, held_out_scores, machine_translated, mostly_latin, pct};
 
 /// The fast-tier score at and above which an input is flagged anyway: the semantic tier cannot
 /// change the verdict there, so it is never consulted.
@@ -96,7 +96,8 @@ pub(crate) fn run(
 }
 
 /// Indices of the rows the head may learn from: permissive licence, train split, and the same
-/// filters as the fast tier (at least three tokens, mostly Latin letters).
+/// filters as the fast tier (at least three tokens, mostly Latin letters, no machine
+/// translations).
 fn training_rows(rows: &[Row]) -> Vec<usize> {
     rows.iter()
         .enumerate()
@@ -105,6 +106,7 @@ fn training_rows(rows: &[Row]) -> Vec<usize> {
                 && r.split == "train"
                 && classifier::tokens_of(&r.text).len() >= 3
                 && mostly_latin(&r.text)
+                && !machine_translated(r)
         })
         .map(|(i, _)| i)
         .collect()
