@@ -3,6 +3,7 @@
 //! Exit codes (a contract scripts rely on): `0` the text is secure (or a `scan` completed),
 //! `1` a threat was found, `2` a usage, configuration or I/O error.
 
+mod buried;
 mod check;
 mod consume;
 mod data;

@@ -432,16 +432,36 @@ fn retrieved(r: &Row) -> bool {
                 || r.category.starts_with("bipia_indirect/")))
 }
 
+/// Every row's fast-tier score from a model that never saw the row's source, and the models.
+pub(crate) struct HeldOut {
+    /// The score of every row, in `rows` order.
+    pub(crate) scores: Vec<f32>,
+    /// For [`retrieved`] rows, also the score as a document (`analyze_document`).
+    pub(crate) as_documents: Vec<Option<f32>>,
+    /// The model trained on every trainable row.
+    pub(crate) full: SecurityEngine,
+    /// For each training source, the model trained without it.
+    per_group: BTreeMap<String, SecurityEngine>,
+}
+
+impl HeldOut {
+    /// The engine that never saw `r`'s source: the one trained without it, or the full model
+    /// for sources that do not train.
+    pub(crate) fn engine_for(&self, r: &Row) -> &SecurityEngine {
+        self.per_group.get(r.group.as_str()).unwrap_or(&self.full)
+    }
+}
+
 /// The fast tier's score of every row (in `rows` order) from a model that never saw the row's
 /// source: each training source is scored by a model trained without it, every other source by
-/// the full model. For [`retrieved`] rows, also the score as a document (`analyze_document`).
+/// the full model.
 pub(crate) fn held_out_scores(
     rows: &[Row],
     trainable: &[&Row],
     args: &TrainArgs,
-) -> anyhow::Result<(Vec<f32>, Vec<Option<f32>>, SecurityEngine)> {
+) -> anyhow::Result<HeldOut> {
     let train_groups: BTreeSet<&str> = trainable.iter().map(|r| r.group.as_str()).collect();
-    let per_group: Vec<(&str, SecurityEngine)> = train_groups
+    let per_group: Vec<(String, SecurityEngine)> = train_groups
         .par_iter()
         .map(|g| {
             let without: Vec<&Row> = trainable
@@ -449,21 +469,27 @@ pub(crate) fn held_out_scores(
                 .copied()
                 .filter(|r| r.group != *g)
                 .collect();
-            Ok((*g, engine_with(&train(&without, args))?))
+            Ok(((*g).to_owned(), engine_with(&train(&without, args))?))
         })
         .collect::<anyhow::Result<_>>()?;
-    let per_group: BTreeMap<&str, SecurityEngine> = per_group.into_iter().collect();
-    let full = engine_with(&train(trainable, args))?;
+    let mut held = HeldOut {
+        scores: Vec::new(),
+        as_documents: Vec::new(),
+        full: engine_with(&train(trainable, args))?,
+        per_group: per_group.into_iter().collect(),
+    };
     let (scores, as_documents) = rows
         .par_iter()
         .map(|r| {
-            let engine = per_group.get(r.group.as_str()).unwrap_or(&full);
+            let engine = held.engine_for(r);
             let document =
                 retrieved(r).then(|| engine.analyze_document(&r.text).map_or(1.0, |a| a.score()));
             (engine.analyze(&r.text).map_or(1.0, |a| a.score()), document)
         })
         .unzip();
-    Ok((scores, as_documents, full))
+    held.scores = scores;
+    held.as_documents = as_documents;
+    Ok(held)
 }
 
 /// Writes one JSON line per row with its held-out score.
@@ -489,16 +515,17 @@ fn write_scores(path: &std::path::Path, rows: &[Row], scores: &[f32]) -> anyhow:
 
 fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<String> {
     let train_groups: BTreeSet<&str> = trainable.iter().map(|r| r.group.as_str()).collect();
-    let (scores, as_documents, full) = held_out_scores(rows, trainable, args)?;
+    let held_out = held_out_scores(rows, trainable, args)?;
+    let (scores, as_documents, full) = (&held_out.scores, &held_out.as_documents, &held_out.full);
     if let Some(path) = &args.scores_out {
-        write_scores(path, rows, &scores)?;
+        write_scores(path, rows, scores)?;
     }
     let mut by_group: BTreeMap<&str, Vec<Scored>> = BTreeMap::new();
     // The target is defined on the prompt corpora: documents get their own section.
     let mut documents: Vec<Scored> = Vec::new();
     // So do the rows written for this project: they are not a public source.
     let mut own: BTreeMap<&str, Vec<Scored>> = BTreeMap::new();
-    for (r, score) in rows.iter().zip(&scores) {
+    for (r, score) in rows.iter().zip(scores) {
         if is_own(r) {
             own.entry(r.group.as_str()).or_default().push(Scored {
                 score: *score,
@@ -531,8 +558,8 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
         .filter(|r| permissive(&r.license) && r.split == "dev")
         .partition(|r| r.category == DOCUMENT);
     let (own_dev, dev): (Vec<&Row>, Vec<&Row>) = dev.into_iter().partition(|r| is_own(r));
-    let dev_scores = score_all(&full, &dev);
-    let docs_dev_scores = score_all(&full, &docs_dev);
+    let dev_scores = score_all(full, &dev);
+    let docs_dev_scores = score_all(full, &docs_dev);
     let threshold = SecurityConfig::new().effective_threshold();
     let at_1pct = threshold_for_fpr(&pooled, 0.01).unwrap_or(1.0);
 
@@ -642,7 +669,7 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
     )?;
     writeln!(out, "|---|---:|---:|---:|---:|---:|---:|")?;
     let mut kinds: BTreeMap<String, (Vec<Scored>, Vec<Scored>)> = BTreeMap::new();
-    for ((r, score), document) in rows.iter().zip(&scores).zip(&as_documents) {
+    for ((r, score), document) in rows.iter().zip(scores).zip(as_documents) {
         let Some(document) = document else { continue };
         let kind = if r.category == DOCUMENT {
             "crate documents".to_owned()
@@ -701,7 +728,8 @@ fn loso(rows: &[Row], trainable: &[&Row], args: &TrainArgs) -> anyhow::Result<St
             pct(split.fpr)
         )?;
     }
-    own_section(&mut out, &own, &own_dev, &full, threshold)?;
+    crate::buried::section(&mut out, rows, &held_out, threshold)?;
+    own_section(&mut out, &own, &own_dev, full, threshold)?;
     Ok(out)
 }
 

@@ -83,7 +83,7 @@ pub(crate) fn run(
                 .filter(|r| permissive(&r.license) && r.split == "train")
                 .collect();
             eprintln!("fast tier, leave-one-source-out ...");
-            let (fast, _, _) = held_out_scores(rows, &trainable, args)?;
+            let fast = held_out_scores(rows, &trainable, args)?.scores;
             eprintln!("semantic tier, leave-one-source-out ...");
             let slow = semantic_held_out(rows, &embeddings, &training);
             let text = loso_report(rows, &fast, &slow)?;
