@@ -1,7 +1,8 @@
 //! Attacks buried in long documents: the held-out evaluation's answer to "is an injection in
 //! the middle of a long benign document still found, and found where it is?".
 //!
-//! Each attack of the prompt corpora is planted as a paragraph of its own in a long document
+//! Each attack of the prompt corpora (not BIPIA's e-mails, tables and code answers, which
+//! already carry theirs) is planted as a paragraph of its own in a long document
 //! that no model trained on (a crate document of the dev split), at its start, in its middle
 //! (at the blank line nearest the middle) or at its end, in turn. The document is analyzed
 //! whole by the model that never saw the attack's source. The attack counts as found when the
@@ -20,11 +21,11 @@ use crate::train::{HeldOut, pct};
 
 /// Shortest document that hosts attacks, in bytes: long enough that the attack is a small part
 /// of it.
-pub(crate) const MIN_HOST_BYTES: usize = 8 * 1024;
+const MIN_HOST_BYTES: usize = 8 * 1024;
 
 /// Where in its host an attack is planted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Place {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
     /// Before the first paragraph.
     Start,
     /// At the blank line nearest the middle.
@@ -47,7 +48,7 @@ impl Place {
 
 /// `host` with `attack` planted as a paragraph of its own at `place`, and the byte range the
 /// attack occupies in the result.
-pub(crate) fn bury(host: &str, attack: &str, place: Place) -> (String, Range<usize>) {
+fn bury(host: &str, attack: &str, place: Place) -> (String, Range<usize>) {
     let at = match place {
         Place::Start => 0,
         Place::End => host.len(),
@@ -131,7 +132,7 @@ pub(crate) fn section(
         return Ok(());
     }
     // The attacks of the public prompt corpora; BIPIA's planted instructions already come in
-    // their documents.
+    // their documents (its code attacks on their own stay).
     let attacks: Vec<(usize, &Row)> = rows
         .iter()
         .enumerate()
@@ -173,12 +174,14 @@ pub(crate) fn section(
                 .map_or(true, |a| a.score() >= threshold)
         })
         .count();
-    let sizes: Vec<usize> = hosts.iter().map(|h| h.text.len()).collect();
+    let mut sizes: Vec<usize> = hosts.iter().map(|h| h.text.len()).collect();
+    sizes.sort_unstable();
 
     writeln!(out, "\n## Attacks buried in long documents\n")?;
     writeln!(
         out,
-        "Each attack above (BIPIA's, which come in their own documents, aside) planted as a paragraph \
+        "Each attack above (BIPIA's planted e-mails, tables and code answers aside, which come in \
+         their own documents) planted as a paragraph \
          of its own in one of {} crate documents of the dev split (never trained on; {} to {} KiB, \
          median {} KiB), at its start, at the blank line nearest its middle, or at its end, in turn; \
          the whole document analyzed by the model that never saw the attack's source, at the \
@@ -186,9 +189,9 @@ pub(crate) fn section(
          paragraph; *flagged* counts any verdict of threat. The hosts alone: {} of {} flagged by \
          the full model.\n",
         hosts.len(),
-        sizes.iter().min().unwrap_or(&0) / 1024,
-        sizes.iter().max().unwrap_or(&0) / 1024,
-        median(&sizes) / 1024,
+        sizes[0] / 1024,
+        sizes[sizes.len() - 1] / 1024,
+        sizes[sizes.len() / 2] / 1024,
         host_flagged,
         hosts.len()
     )?;
@@ -228,12 +231,6 @@ pub(crate) fn section(
         line(out, name, o)?;
     }
     Ok(())
-}
-
-fn median(sorted_or_not: &[usize]) -> usize {
-    let mut v = sorted_or_not.to_vec();
-    v.sort_unstable();
-    v.get(v.len() / 2).copied().unwrap_or(0)
 }
 
 #[cfg(test)]

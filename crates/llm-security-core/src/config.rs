@@ -24,7 +24,7 @@ pub enum Sensitivity {
 
 impl Sensitivity {
     /// The score threshold this level stands for.
-    pub fn threshold(self) -> f32 {
+    pub const fn threshold(self) -> f32 {
         match self {
             Self::Low => 0.80,
             Self::Balanced => 0.50,

@@ -507,7 +507,28 @@ pub const MIN_LINE_TOKENS: usize = 3;
 /// The attack probability a line scored on its own must reach to be the verdict: the `low`
 /// sensitivity's threshold. Lower bars found more buried attacks and flagged more documents
 /// (measured in `docs/model-card.md`).
-pub const LINE_BAR: f32 = 0.8;
+pub const LINE_BAR: f32 = crate::config::Sensitivity::Low.threshold();
+
+/// The indices of the tokens of `text` that start a line, after the first line (the first
+/// token after each run of line breaks), in increasing order: the `breaks` of
+/// [`Classifier::classify_lines`]. `tokens` must be `text`'s, as [`tokenize`] returns them.
+pub fn line_starts(text: &str, tokens: &[Token]) -> Vec<usize> {
+    let mut starts: Vec<usize> = Vec::new();
+    let mut next = 0;
+    for at in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        // A line break is never inside a token: the tokens before it start before it.
+        while next < tokens.len() && tokens[next].start < at {
+            next += 1;
+        }
+        if next == tokens.len() {
+            break;
+        }
+        if next > 0 && starts.last() != Some(&next) {
+            starts.push(next);
+        }
+    }
+    starts
+}
 
 /// `ln(LINE_BAR / (1 - LINE_BAR) / 2)`: below this gap between the likelier attack logit and
 /// the benign one, `1 - p(benign)` stays under [`LINE_BAR`] (the two attack terms of the
@@ -610,6 +631,20 @@ mod tests {
     }
 
     #[test]
+    fn line_starts_are_the_first_tokens_after_line_breaks() {
+        let text = "\n\nfirst line here\nsecond\n\n\nthird one\n";
+        let tokens = tokenize(text);
+        let starts = line_starts(text, &tokens);
+        let words: Vec<&str> = starts
+            .iter()
+            .map(|&i| &text[tokens[i].start..tokens[i].end])
+            .collect();
+        assert_eq!(words, ["second", "third"]);
+        assert!(line_starts("one line only", &tokenize("one line only")).is_empty());
+        assert!(line_starts("\n\n", &[]).is_empty());
+    }
+
+    #[test]
     fn the_line_precheck_never_skips_a_line_that_reaches_the_bar() {
         // Every logit triple whose attack probability reaches the bar passes the cheap check.
         let steps: Vec<f32> = (-40..=40).map(|i| i as f32 * 0.15).collect();
@@ -639,9 +674,7 @@ mod tests {
             ),
         ] {
             let tokens = tokenize(&text);
-            let breaks: Vec<usize> = (1..tokens.len())
-                .filter(|&i| text[tokens[i - 1].end..tokens[i].start].contains('\n'))
-                .collect();
+            let breaks = line_starts(&text, &tokens);
             let windows = model.classify(&tokens).unwrap();
             let lines = model.classify_lines(&tokens, &breaks).unwrap();
             if wins {

@@ -499,21 +499,7 @@ fn model_threat(
 ) -> (f32, Option<Threat>) {
     let text = view.text();
     let tokens = classifier::tokenize(text);
-    // The tokens that start a line: the first token after each line break (a break is never
-    // inside a token).
-    let mut breaks: Vec<usize> = Vec::new();
-    let mut next = 0;
-    for at in memchr::memchr_iter(b'\n', text.as_bytes()) {
-        while next < tokens.len() && tokens[next].start < at {
-            next += 1;
-        }
-        if next == tokens.len() {
-            break;
-        }
-        if next > 0 && breaks.last() != Some(&next) {
-            breaks.push(next);
-        }
-    }
+    let breaks = classifier::line_starts(text, &tokens);
     let Some(verdict) = model.classify_lines(&tokens, &breaks) else {
         return (0.0, None);
     };
