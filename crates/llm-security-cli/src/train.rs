@@ -445,6 +445,21 @@ pub(crate) struct HeldOut {
 }
 
 impl HeldOut {
+    /// Held-out scores from one engine for every source, as if none trained: for tests of what
+    /// reads them.
+    #[cfg(test)]
+    pub(crate) fn from_one(rows: &[Row], engine: SecurityEngine) -> Self {
+        Self {
+            scores: rows
+                .iter()
+                .map(|r| engine.analyze(&r.text).map_or(1.0, |a| a.score()))
+                .collect(),
+            as_documents: vec![None; rows.len()],
+            full: engine,
+            per_group: BTreeMap::new(),
+        }
+    }
+
     /// The engine that never saw `r`'s source: the one trained without it, or the full model
     /// for sources that do not train.
     pub(crate) fn engine_for(&self, r: &Row) -> &SecurityEngine {
