@@ -37,6 +37,45 @@ fn markdown_of(len: usize) -> String {
     text
 }
 
+/// Ordinary documents: the READMEs of the crates this workspace pins in `Cargo.lock`, in its
+/// order, from Cargo's registry (present once `cargo fetch` has run), joined to `len` bytes.
+/// The same text on every machine with the same lock file; `None` where the registry lacks it.
+/// Unlike this repository's docs, they rarely talk about prompts, passwords and instructions,
+/// the words that wake the rules.
+fn crate_docs_of(len: usize) -> Option<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).ok()?;
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))?;
+    let registries: Vec<_> = std::fs::read_dir(home.join("registry/src"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    let mut text = String::new();
+    let mut name = "";
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = n.trim_matches('"');
+        } else if let Some(v) = line.strip_prefix("version = ") {
+            let dir = format!("{name}-{}", v.trim_matches('"'));
+            let Some(readme) = registries
+                .iter()
+                .find_map(|r| std::fs::read_to_string(r.join(&dir).join("README.md")).ok())
+            else {
+                continue;
+            };
+            for c in readme.chars().chain("\n\n".chars()) {
+                if text.len() + c.len_utf8() > len {
+                    return Some(text);
+                }
+                text.push(c);
+            }
+        }
+    }
+    None
+}
+
 fn bench(c: &mut Criterion) {
     let engine = SecurityEngine::with_config(SecurityConfig::new());
     let short = "What's the weather like in Lisbon in May?".to_owned();
@@ -47,6 +86,10 @@ fn bench(c: &mut Criterion) {
     );
     let doc = text_of(64 * 1024);
     let markdown = markdown_of(64 * 1024);
+    let crate_docs = crate_docs_of(64 * 1024);
+    if crate_docs.is_none() {
+        eprintln!("64kb_crate_docs skipped: run `cargo fetch` to put the crates' READMEs in place");
+    }
     let mut multilingual = String::new();
     for c in "Привет! Wie geht's? 東京で会いましょう。مرحبا بالعالم 👩\u{200D}💻 naïve café. "
         .chars()
@@ -65,7 +108,10 @@ fn bench(c: &mut Criterion) {
         ("1kb_multilingual", &multilingual),
         ("64kb", &doc),
         ("64kb_markdown", &markdown),
-    ] {
+    ]
+    .into_iter()
+    .chain(crate_docs.as_ref().map(|t| ("64kb_crate_docs", t)))
+    {
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| engine.analyze(black_box(text)).unwrap())
@@ -73,7 +119,10 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
     let mut group = c.benchmark_group("analyze_document");
-    for (name, text) in [("1kb", &kb), ("64kb_markdown", &markdown)] {
+    for (name, text) in [("1kb", &kb), ("64kb_markdown", &markdown)]
+        .into_iter()
+        .chain(crate_docs.as_ref().map(|t| ("64kb_crate_docs", t)))
+    {
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_function(name, |b| {
             b.iter(|| engine.analyze_document(black_box(text)).unwrap())
