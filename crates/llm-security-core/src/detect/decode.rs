@@ -389,6 +389,11 @@ const HEXISH: u8 = 2;
 
 /// [`in_class`] class: the byte can be part of Morse code (`.`, `-`, a space, `/`).
 const DOTS: u8 = 4;
+/// [`in_class`] class: the byte can be part of a percent-encoded stretch ([`URL_RE`]'s
+/// characters and `%`).
+const URLISH: u8 = 8;
+/// Shortest run of those bytes worth the URL pattern: four escapes.
+const MIN_URL_RUN: usize = 12;
 /// Shortest run of those bytes worth the Morse pattern (eight letters of one symbol each, one
 /// space between).
 const MIN_DOTS_RUN: usize = 15;
@@ -399,6 +404,7 @@ const fn in_class(b: u8, bit: u8) -> bool {
     match bit {
         ALPHABET => b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-'),
         HEXISH => b.is_ascii_hexdigit() || matches!(b, b' ' | b':' | b'\\' | b'x' | b'X'),
+        URLISH => b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'+' | b'-' | b'%'),
         _ => matches!(b, b'.' | b'-' | b' ' | b'/'),
     }
 }
@@ -644,8 +650,16 @@ pub(crate) fn find(text: &str, budget: &mut usize) -> Vec<Decoded> {
         }
     }
     if percent_escapes(bytes) >= 4 {
-        for m in URL_RE.find_iter(text) {
-            add(Scheme::Url, m.start(), m.as_str(), &percent, &mut out);
+        // The pattern has no literal to skip ahead on, and a badge's link with four `%20`s
+        // made it walk all of a long document. Every byte of a match is of its class, so each
+        // match lies in one run of those bytes, and only the runs with four escapes can hold
+        // one.
+        let runs: Vec<(usize, usize)> = runs_of::<URLISH>(bytes, MIN_URL_RUN)
+            .into_iter()
+            .filter(|&(start, end)| percent_escapes(&bytes[start..end]) >= 4)
+            .collect();
+        for (start, found) in matches_in_runs(&URL_RE, text, &runs) {
+            add(Scheme::Url, start, found, &percent, &mut out);
         }
     }
     // The runs of hex-dump bytes long enough for the hex pattern's shortest match: every
@@ -1165,13 +1179,15 @@ mod tests {
         }
 
         #[test]
-        fn binary_hex_and_morse_are_found_in_their_runs_as_in_the_whole_text(
+        fn binary_hex_morse_and_url_escapes_are_found_in_their_runs_as_in_the_whole_text(
             parts in proptest::collection::vec(proptest::sample::select(vec![
                 "01001001", "0110", "1", "0", " ", "  ", ".-", "-.", "...", "--", "/", " / ",
                 "|", "a", "f", "x", ":", "\n", "é", "'", "de", "AD", "\\x", "\\X", "0x", "beef",
                 // Whole letters: A, W, J, E, S, H, T, O, M, N, R and a word break.
                 ".- ", ".-- ", ".--- ", ". ", "... ", ".... ", "- ", "--- ", "-- ", "-. ",
                 ".-. ", "/ ",
+                // Percent escapes, broken ones, and the rest of a URL's alphabet.
+                "%20", "%2F", "%e2%80%8b", "%", "%z", "%4", "~", "+", "_", "?", "=", "&",
             ]), 0..60),
         ) {
             let text: String = parts.concat();
@@ -1180,6 +1196,7 @@ mod tests {
                 (&*BINARY_RE, runs_of::<HEXISH>(bytes, MIN_HEX_MATCH)),
                 (&*HEX_RE, runs_of::<HEXISH>(bytes, MIN_HEX_MATCH)),
                 (&*MORSE_RE, runs_of::<DOTS>(bytes, MIN_DOTS_RUN)),
+                (&*URL_RE, runs_of::<URLISH>(bytes, MIN_URL_RUN)),
             ];
             for (pattern, runs) in &pairs {
                 let (by_runs, whole) = searched_both_ways(pattern, &text, runs);
@@ -1189,6 +1206,23 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn percent_escapes_are_found_in_their_runs_as_in_the_whole_text(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "%20", "%2F", "%e2", "%80", "a", "Z", "9", "-", "~", ".", " ", "/", "%", "%z",
+                "%4", "é", "\n",
+            ]), 0..40),
+        ) {
+            let text: String = parts.concat();
+            let bytes = text.as_bytes();
+            let runs: Vec<(usize, usize)> = runs_of::<URLISH>(bytes, MIN_URL_RUN)
+                .into_iter()
+                .filter(|&(start, end)| percent_escapes(&bytes[start..end]) >= 4)
+                .collect();
+            let (by_runs, whole) = searched_both_ways(&URL_RE, &text, &runs);
+            proptest::prop_assert_eq!(by_runs, whole, "{:?}", text);
+        }
+
         #[test]
         fn the_morse_gate_passes_every_message_with_a_mixed_letter(
             // Letters without `-.` (A, W, J), without `.-` (N, D, B, G, Z), with neither
