@@ -120,6 +120,29 @@ fn wordish(b: &[u8], i: usize) -> bool {
     }
 }
 
+/// Whether `word`, a run of [`wordish`] bytes, is written in leetspeak: at least three long, it
+/// mixes letters with look-alike digits or symbols and has nothing else (`1gn0r3`, not `sha256`);
+/// but a hexadecimal literal (`0x01`, `0x1F`) is a number, not a word.
+fn leet_word(word: &[u8]) -> bool {
+    let letters = word.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    let leets = word.iter().filter(|&&c| leet(c as char).is_some()).count();
+    leet_mix(letters, leets, word.len()) && !hex_literal(word)
+}
+
+/// Whether a word of `len` bytes with `letters` letters and `leets` look-alikes mixes the two
+/// and has nothing else.
+fn leet_mix(letters: usize, leets: usize, len: usize) -> bool {
+    letters >= 1 && leets >= 1 && letters + leets == len && len >= 3
+}
+
+/// Whether `word` is a hexadecimal literal: `0x` and hex digits.
+fn hex_literal(word: &[u8]) -> bool {
+    word.len() > 2
+        && word[0] == b'0'
+        && word[1] | 0x20 == b'x'
+        && word[2..].iter().all(u8::is_ascii_hexdigit)
+}
+
 /// An allocation-free look for either sign: four single characters in a row, one to three
 /// separators apart (what [`deobfuscate`] joins), or a word mixing letters with look-alike
 /// digits or symbols.
@@ -147,13 +170,13 @@ fn precise_look(b: &[u8]) -> bool {
             letters += usize::from(c.is_ascii_alphabetic());
             leets += usize::from(leet(c as char).is_some());
         } else {
-            if letters >= 1 && leets >= 1 && letters + leets == len && len >= 3 {
+            if leet_mix(letters, leets, len) && !hex_literal(&b[i - len..i]) {
                 return true;
             }
             (letters, leets, len) = (0, 0, 0);
         }
     }
-    letters >= 1 && leets >= 1 && letters + leets == len && len >= 3
+    leet_mix(letters, leets, len) && !hex_literal(&b[b.len() - len..])
 }
 
 /// The parts of `text` worth deobfuscating, as byte ranges of whole lines: every ASCII line that
@@ -280,14 +303,10 @@ pub(crate) fn deobfuscate(text: &str) -> Option<(String, Vec<usize>)> {
             continue;
         }
         let start = w;
-        let (mut letters, mut leets) = (0usize, 0usize);
         while w < out.len() && wordish(&out, w) {
-            letters += usize::from(out[w].is_ascii_alphabetic());
-            leets += usize::from(leet(out[w] as char).is_some());
             w += 1;
         }
-        let len = w - start;
-        if letters >= 1 && leets >= 1 && letters + leets == len && len >= 3 {
+        if leet_word(&out[start..w]) {
             for c in &mut out[start..w] {
                 if let Some(d) = leet(*c as char) {
                     *c = d as u8;
@@ -344,6 +363,22 @@ mod tests {
     }
 
     #[test]
+    fn a_hexadecimal_literal_is_a_number() {
+        // Register dumps and byte tables: nothing to undo, and no region to scan again.
+        for plain in [
+            "write 0x01 then 0x00 to 0x3F",
+            "let mask = 0XFF & flags;",
+            "0x1b",
+        ] {
+            assert_eq!(text(plain), None, "{plain:?}");
+            assert!(regions(plain).is_empty(), "{plain:?}");
+        }
+        // Look-alike words that only start like one are still undone.
+        assert_eq!(text("0xygen is n1ce").as_deref(), Some("oxygen is nice"));
+        assert_eq!(text("0x0 l34k").as_deref(), Some("0x0 leak"));
+    }
+
+    #[test]
     fn regions_are_the_lines_that_need_it_and_their_neighbours() {
         let doc = "intro\nplain\nsay 1gn0r3\nall\nfar\naway\nt h i s  o n e\nend\n\u{2192} no";
         let found: Vec<&str> = regions(doc).into_iter().map(|r| &doc[r]).collect();
@@ -382,7 +417,8 @@ mod tests {
     }
 
     /// The first implementation (a character per byte, kept or not), for the proptests; since
-    /// 2026-11-28 an exclamation mark ends a word here too, unless more of the word follows.
+    /// 2026-11-28 an exclamation mark ends a word here too, unless more of the word follows, and
+    /// a hexadecimal literal is no word of leetspeak.
     fn reference(text: &str) -> Option<(String, Vec<usize>)> {
         if !text.is_ascii() {
             return None;
@@ -464,8 +500,15 @@ mod tests {
             let word = &chars[start..w];
             let letters = word.iter().filter(|(_, c)| c.is_ascii_alphabetic()).count();
             let leets = word.iter().filter(|(_, c)| leet(*c).is_some()).count();
-            let fold =
-                letters >= 1 && leets >= 1 && letters + leets == word.len() && word.len() >= 3;
+            let hex = word.len() > 2
+                && word[0].1 == '0'
+                && matches!(word[1].1, 'x' | 'X')
+                && word[2..].iter().all(|(_, c)| c.is_ascii_hexdigit());
+            let fold = letters >= 1
+                && leets >= 1
+                && letters + leets == word.len()
+                && word.len() >= 3
+                && !hex;
             for &(p, c) in word {
                 let d = if fold { leet(c).unwrap_or(c) } else { c };
                 changed |= d != c;
@@ -478,7 +521,7 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn undoes_what_the_first_implementation_undid(t in "[a-e0-5!@$ .|/_*+\n-]{0,60}") {
+        fn undoes_what_the_first_implementation_undid(t in "[a-e0-5xX!@$ .|/_*+\n-]{0,60}") {
             proptest::prop_assert_eq!(deobfuscate(&t), reference(&t));
         }
 
