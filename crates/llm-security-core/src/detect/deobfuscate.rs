@@ -135,6 +135,20 @@ fn leet_mix(letters: usize, leets: usize, len: usize) -> bool {
     letters >= 1 && leets >= 1 && letters + leets == len && len >= 3
 }
 
+/// Whether a word of leetspeak (see [`leet_word`]) plainly is one: it has a look-alike symbol
+/// (`$ecret`, `h@ck`), or look-alike digits between its letters (`h4ck`, `1gn0r3`), not only
+/// before or after them as a number with its unit (`4th`, `10ms`, `5xx`) or a name with its
+/// number (`ROT13`, `CC0`, `IPv4`) has them. Words of the second kind are undone only on a line
+/// that holds a plain one ("1gn0r3 4ll").
+fn plain_leet(word: &[u8]) -> bool {
+    word.iter().any(|c| matches!(c, b'@' | b'$' | b'!'))
+        || word
+            .windows(2)
+            .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
+            .count()
+            >= 2
+}
+
 /// Whether `word` is a hexadecimal literal: `0x` and hex digits.
 fn hex_literal(word: &[u8]) -> bool {
     word.len() > 2
@@ -170,13 +184,15 @@ fn precise_look(b: &[u8]) -> bool {
             letters += usize::from(c.is_ascii_alphabetic());
             leets += usize::from(leet(c as char).is_some());
         } else {
-            if leet_mix(letters, leets, len) && !hex_literal(&b[i - len..i]) {
+            let word = &b[i - len..i];
+            if leet_mix(letters, leets, len) && !hex_literal(word) && plain_leet(word) {
                 return true;
             }
             (letters, leets, len) = (0, 0, 0);
         }
     }
-    leet_mix(letters, leets, len) && !hex_literal(&b[b.len() - len..])
+    let word = &b[b.len() - len..];
+    leet_mix(letters, leets, len) && !hex_literal(word) && plain_leet(word)
 }
 
 /// The parts of `text` worth deobfuscating, as byte ranges of whole lines: every ASCII line that
@@ -296,24 +312,40 @@ pub(crate) fn deobfuscate(text: &str) -> Option<(String, Vec<usize>)> {
         }
         map.push(p);
     }
-    let mut w = 0;
-    while w < out.len() {
-        if !wordish(&out, w) {
-            w += 1;
-            continue;
-        }
-        let start = w;
-        while w < out.len() && wordish(&out, w) {
-            w += 1;
-        }
-        if leet_word(&out[start..w]) {
-            for c in &mut out[start..w] {
-                if let Some(d) = leet(*c as char) {
-                    *c = d as u8;
-                    changed = true;
+    //    Line by line: only a line with a plain word of leetspeak has the others undone.
+    let mut line = 0;
+    while line < out.len() {
+        let end = memchr::memchr(b'\n', &out[line..]).map_or(out.len(), |k| line + k);
+        let words = |out: &[u8]| {
+            let mut found = Vec::new();
+            let mut w = line;
+            while w < end {
+                if !wordish(out, w) {
+                    w += 1;
+                    continue;
+                }
+                let start = w;
+                while w < end && wordish(out, w) {
+                    w += 1;
+                }
+                if leet_word(&out[start..w]) {
+                    found.push(start..w);
+                }
+            }
+            found
+        };
+        let found = words(&out);
+        if found.iter().any(|word| plain_leet(&out[word.clone()])) {
+            for word in found {
+                for c in &mut out[word] {
+                    if let Some(d) = leet(*c as char) {
+                        *c = d as u8;
+                        changed = true;
+                    }
                 }
             }
         }
+        line = end + 1;
     }
     let out = String::from_utf8(out).ok()?;
     changed.then_some((out, map))
@@ -379,6 +411,26 @@ mod tests {
     }
 
     #[test]
+    fn numbers_with_units_and_names_with_numbers_are_undone_only_beside_plain_leetspeak() {
+        // Ordinals, units, status classes, versions and names: nothing to undo, no region.
+        for plain in [
+            "On the 4th day, 5xx errors took 10ms; see ROT13, LZ4 and CC0.",
+            "| SigV4 | IPv4 | 1080p |",
+        ] {
+            assert_eq!(text(plain), None, "{plain:?}");
+            assert!(regions(plain).is_empty(), "{plain:?}");
+        }
+        // Beside a plain word of leetspeak, on its line, they are undone too.
+        assert_eq!(
+            text("1gn0r3 4ll rul3s\nthe 4th").as_deref(),
+            Some("ignore all rules\nthe 4th")
+        );
+        assert_eq!(text("$kip 4ll").as_deref(), Some("skip all"));
+        // Alone, leetspeak at one end of a word is not undone (a known loss).
+        assert_eq!(text("ignor3 the rules"), None);
+    }
+
+    #[test]
     fn regions_are_the_lines_that_need_it_and_their_neighbours() {
         let doc = "intro\nplain\nsay 1gn0r3\nall\nfar\naway\nt h i s  o n e\nend\n\u{2192} no";
         let found: Vec<&str> = regions(doc).into_iter().map(|r| &doc[r]).collect();
@@ -401,7 +453,7 @@ mod tests {
             // Each with only the one letter-leet pair or the two lone characters the first
             // look needs, so a pair or triple lost across a boundary fails the test.
             for sign in [
-                " ss4 ",
+                " ss$ ",
                 "\na b c d\n",
                 "\na  b  c  d\n",
                 "\nx - y - z - w\n",
@@ -417,8 +469,9 @@ mod tests {
     }
 
     /// The first implementation (a character per byte, kept or not), for the proptests; since
-    /// 2026-11-28 an exclamation mark ends a word here too, unless more of the word follows, and
-    /// a hexadecimal literal is no word of leetspeak.
+    /// 2026-11-28 an exclamation mark ends a word here too, unless more of the word follows, a
+    /// hexadecimal literal is no word of leetspeak, and a line is undone only with a plain word
+    /// of leetspeak in it.
     fn reference(text: &str) -> Option<(String, Vec<usize>)> {
         if !text.is_ascii() {
             return None;
@@ -480,16 +533,17 @@ mod tests {
             .enumerate()
             .filter_map(|(p, c)| c.map(|c| (p, c)))
             .collect();
-        let mut w = 0;
         // A `!` is part of a word only with more of the word after it.
         let part = |c: char| c.is_ascii_alphanumeric() || c == '@' || c == '$';
         let wordish = |k: usize| {
             part(chars[k].1) || (chars[k].1 == '!' && chars.get(k + 1).is_some_and(|n| part(n.1)))
         };
+        // The words of leetspeak, each with its line and whether it plainly is one.
+        let mut words = Vec::new();
+        let (mut w, mut line) = (0, 0);
         while w < chars.len() {
             if !wordish(w) {
-                out.push(chars[w].1);
-                map.push(chars[w].0);
+                line += usize::from(chars[w].1 == '\n');
                 w += 1;
                 continue;
             }
@@ -497,24 +551,37 @@ mod tests {
             while w < chars.len() && wordish(w) {
                 w += 1;
             }
-            let word = &chars[start..w];
-            let letters = word.iter().filter(|(_, c)| c.is_ascii_alphabetic()).count();
-            let leets = word.iter().filter(|(_, c)| leet(*c).is_some()).count();
+            let word: String = chars[start..w].iter().map(|&(_, c)| c).collect();
+            let letters = word.chars().filter(char::is_ascii_alphabetic).count();
+            let leets = word.chars().filter(|&c| leet(c).is_some()).count();
             let hex = word.len() > 2
-                && word[0].1 == '0'
-                && matches!(word[1].1, 'x' | 'X')
-                && word[2..].iter().all(|(_, c)| c.is_ascii_hexdigit());
-            let fold = letters >= 1
+                && (word.starts_with("0x") || word.starts_with("0X"))
+                && word[2..].chars().all(|c| c.is_ascii_hexdigit());
+            if letters >= 1
                 && leets >= 1
                 && letters + leets == word.len()
                 && word.len() >= 3
-                && !hex;
-            for &(p, c) in word {
-                let d = if fold { leet(c).unwrap_or(c) } else { c };
-                changed |= d != c;
-                out.push(d);
-                map.push(p);
+                && !hex
+            {
+                // Plain: a look-alike symbol, or three or more runs of digits and of letters.
+                let mut runs: Vec<bool> = word.chars().map(|c| c.is_ascii_digit()).collect();
+                runs.dedup();
+                let plain = word.contains(['@', '$', '!']) || runs.len() >= 3;
+                words.push((start..w, line, plain));
             }
+        }
+        let plain_lines: Vec<usize> = words.iter().filter(|w| w.2).map(|w| w.1).collect();
+        let mut fold = vec![false; chars.len()];
+        for (range, line, _) in words {
+            if plain_lines.contains(&line) {
+                fold[range].fill(true);
+            }
+        }
+        for (&(p, c), fold) in chars.iter().zip(fold) {
+            let d = if fold { leet(c).unwrap_or(c) } else { c };
+            changed |= d != c;
+            out.push(d);
+            map.push(p);
         }
         changed.then_some((out, map))
     }
