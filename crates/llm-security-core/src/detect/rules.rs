@@ -164,16 +164,20 @@ const MIN_WINDOWED_TEXT: usize = 256;
 /// Aho-Corasick automaton; a pattern runs on its own (one fast single-regex search) only when one
 /// of its triggers occurs. Patterns without usable triggers stay in a small set run on every text.
 ///
-/// A pattern whose matches have a bounded length `L` is searched only within `L` bytes of each
+/// A pattern whose matches have a bounded length is searched only in a window around each
 /// trigger occurrence (windows merged where they overlap), not over the whole text: every match
-/// contains a trigger, so none lies outside. On the normalized view whitespace runs are one
-/// character, so `\s+` counts as one byte there and most patterns are bounded.
+/// contains a trigger, so none lies outside. The window reaches back as far as the parts of the
+/// pattern ahead of the trigger can take, and forward as far as the trigger's part and the parts
+/// after it can (`\b(?:reveal|print)\s+(?:the\s+)?prompt\b` around "prompt": 15 bytes back,
+/// 6 on; until 2026-11-28 the longest match both ways, 21 and 27). On the normalized view
+/// whitespace runs are one character, so `\s+` counts as one there and most patterns are bounded.
 #[derive(Debug)]
 struct RegexGroup {
-    /// For each regex: the rule it belongs to, the regex alone (for spans), the longest match
-    /// it can make on this group's text, if bounded, and whether every match starts with one of
-    /// its triggers (then it is searched anchored at each trigger, not in a window around it).
-    each: Vec<(usize, Regex, Option<usize>, bool)>,
+    /// For each regex: the rule it belongs to, the regex alone (for spans), where its matches
+    /// lie around a trigger on this group's text, if bounded, and whether every match starts
+    /// with one of its triggers (then it is searched anchored at each trigger, not in a window
+    /// around it).
+    each: Vec<(usize, Regex, Option<triggers::Placement>, bool)>,
     /// Every trigger literal, and what it stands for. The pack's phrases that start with an
     /// ASCII byte share this automaton (as `Literal::Phrase`): one pass over the text finds
     /// both, where two automatons took two.
@@ -233,15 +237,33 @@ impl RegexGroup {
             // The window around a trigger fits every match whose open-ended repetitions stay
             // within the pack's cap, if it has one.
             let capped = capped.as_deref().map(ascii_word_boundaries);
-            let bound = triggers::max_len(
-                capped.as_deref().unwrap_or(&p),
-                case_insensitive,
-                collapsed_whitespace,
-            );
+            let bounded = capped.as_deref().unwrap_or(&p);
             let mut prefix = false;
-            match triggers::of(&p, case_insensitive) {
-                Some((found, starts_match)) => {
+            let mut placement = None;
+            match triggers::of(&p, case_insensitive, collapsed_whitespace) {
+                Some((found, starts_match, placed)) => {
                     prefix = starts_match;
+                    // Where the triggers lie in the matches, measured on the capped pattern
+                    // when it has the same triggers (capping changes no literal, checked by a
+                    // test); else anywhere within the longest match.
+                    placement = match capped.as_deref() {
+                        None => placed,
+                        Some(capped) => {
+                            triggers::of(capped, case_insensitive, collapsed_whitespace)
+                                .filter(|(same, _, _)| *same == found)
+                                .map_or_else(
+                                    || {
+                                        triggers::max_len(
+                                            bounded,
+                                            case_insensitive,
+                                            collapsed_whitespace,
+                                        )
+                                        .map(triggers::Placement::anywhere)
+                                    },
+                                    |(_, _, placed)| placed,
+                                )
+                        }
+                    };
                     for literal in found {
                         literals.push(literal);
                         owner.push(Literal::Trigger(index));
@@ -249,7 +271,7 @@ impl RegexGroup {
                 }
                 None => untriggered.push(index),
             }
-            each.push((*rule, re, bound, prefix, p));
+            each.push((*rule, re, placement, prefix, p));
         }
         let triggers = if literals.is_empty() {
             None
@@ -320,12 +342,14 @@ impl RegexGroup {
                     return;
                 }
                 match self.each[i].2 {
-                    // A match starting at this trigger ends within `bound` of its start.
-                    Some(bound) if long && self.each[i].3 && windows[i].len() < MAX_WINDOWS => {
-                        windows[i].push((m.start, m.start + bound));
-                    }
-                    Some(bound) if long && windows[i].len() < MAX_WINDOWS => {
-                        windows[i].push((m.start.saturating_sub(bound), m.end + bound));
+                    // A match holding this trigger starts at most `before` bytes before it and
+                    // ends at most `reach` bytes after its start (a match that starts with a
+                    // trigger: `before` is 0).
+                    Some(placed) if long && windows[i].len() < MAX_WINDOWS => {
+                        windows[i].push((
+                            m.start.saturating_sub(placed.before),
+                            m.start.saturating_add(placed.reach),
+                        ));
                     }
                     _ => whole[i] = true,
                 }
@@ -611,17 +635,51 @@ mod triggers {
     /// Most trigger literals for one pattern (`(?i)<script` alone has 128 case variants).
     const MAX_PER_PATTERN: usize = 256;
 
+    /// Where a trigger lies in the matches that hold it: a match starts at most `before` bytes
+    /// before the trigger's start and ends at most `reach` bytes after it.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(crate) struct Placement {
+        pub(crate) before: usize,
+        pub(crate) reach: usize,
+    }
+
+    impl Placement {
+        /// Anywhere in a match of at most `longest` bytes.
+        pub(super) fn anywhere(longest: usize) -> Self {
+            Self {
+                before: longest,
+                reach: longest,
+            }
+        }
+
+        /// Inside a match, whose parts before and after the trigger's own part take at most
+        /// `before` and `after` bytes (`None` if unbounded).
+        fn within(self, before: Option<usize>, after: Option<usize>) -> Option<Self> {
+            Some(Self {
+                before: self.before.checked_add(before?)?,
+                reach: self.reach.checked_add(after?)?,
+            })
+        }
+    }
+
     /// The pattern's triggers, or `None` when it has none of at least
     /// [`MIN_TRIGGER_LEN`] bytes (or does not parse; the caller's compile reports that).
-    /// With them, whether they are prefixes: every match then starts with one of them.
-    pub(super) fn of(pattern: &str, case_insensitive: bool) -> Option<(Vec<Vec<u8>>, bool)> {
+    /// With them, whether they are prefixes (every match then starts with one of them), and
+    /// where they lie in the matches, if the matches are bounded (`collapsed_whitespace` as in
+    /// [`max_len`]).
+    pub(super) fn of(
+        pattern: &str,
+        case_insensitive: bool,
+        collapsed_whitespace: bool,
+    ) -> Option<(Vec<Vec<u8>>, bool, Option<Placement>)> {
         let hir = parse(pattern, case_insensitive)?;
-        let seq = required(&hir)?;
+        let (seq, placement) = required(&hir, collapsed_whitespace)?;
         let literals = seq.literals()?;
         let prefix = own(&hir).as_ref() == Some(&seq);
         Some((
             literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
             prefix,
+            placement,
         ))
     }
 
@@ -638,13 +696,16 @@ mod triggers {
         shortest(seq) >= MIN_TRIGGER_LEN && seq.len().is_some_and(|n| n <= MAX_PER_PATTERN)
     }
 
+    /// A trigger set and where it lies in the matches, if bounded.
+    type Placed = (Seq, Option<Placement>);
+
     /// Of two trigger sets, the one with the longer shortest literal (then the smaller one).
-    fn better(a: Option<Seq>, b: Option<Seq>) -> Option<Seq> {
+    fn better(a: Option<Placed>, b: Option<Placed>) -> Option<Placed> {
         match (a, b) {
             (None, x) | (x, None) => x,
             (Some(a), Some(b)) => {
-                let (la, lb) = (shortest(&a), shortest(&b));
-                if la > lb || (la == lb && a.len() <= b.len()) {
+                let (la, lb) = (shortest(&a.0), shortest(&b.0));
+                if la > lb || (la == lb && a.0.len() <= b.0.len()) {
                     Some(a)
                 } else {
                     Some(b)
@@ -666,19 +727,47 @@ mod triggers {
 
     /// Literals every match of `hir` contains: the prefixes of the expression itself, or of
     /// any one part of a concatenation (a match contains a match of each part), or the union
-    /// over the branches of an alternation (a match contains a match of some branch).
-    fn required(hir: &Hir) -> Option<Seq> {
-        let own = own(hir);
+    /// over the branches of an alternation (a match contains a match of some branch). With
+    /// them, where they lie in the matches: a prefix at the start; a part's literal after the
+    /// parts before it, at most their longest; a branch's where that branch puts it.
+    fn required(hir: &Hir, collapsed: bool) -> Option<Placed> {
+        let own = own(hir).map(|seq| {
+            let placed = longest(hir, collapsed).map(|reach| Placement { before: 0, reach });
+            (seq, placed)
+        });
         let inner = match hir.kind() {
-            HirKind::Capture(capture) => required(&capture.sub),
-            HirKind::Concat(parts) => parts.iter().map(required).fold(None, better),
+            HirKind::Capture(capture) => required(&capture.sub, collapsed),
+            HirKind::Concat(parts) => {
+                let span = |parts: &[Hir]| {
+                    parts
+                        .iter()
+                        .try_fold(0usize, |sum, h| sum.checked_add(longest(h, collapsed)?))
+                };
+                (0..parts.len())
+                    .map(|k| {
+                        let (seq, placed) = required(&parts[k], collapsed)?;
+                        let placed =
+                            placed.and_then(|p| p.within(span(&parts[..k]), span(&parts[k + 1..])));
+                        Some((seq, placed))
+                    })
+                    .fold(None, better)
+            }
             HirKind::Alternation(branches) => {
                 let mut union = Seq::empty();
+                let mut placed = Some(Placement {
+                    before: 0,
+                    reach: 0,
+                });
                 for branch in branches {
-                    union.union(&mut required(branch)?);
+                    let (mut seq, p) = required(branch, collapsed)?;
+                    union.union(&mut seq);
+                    placed = placed.zip(p).map(|(a, b)| Placement {
+                        before: a.before.max(b.before),
+                        reach: a.reach.max(b.reach),
+                    });
                 }
                 union.dedup();
-                usable(&union).then_some(union)
+                usable(&union).then_some((union, placed))
             }
             _ => None,
         };
@@ -1184,7 +1273,7 @@ mod tests {
     #[test]
     fn triggers_are_literals_every_match_contains() {
         let of = |p: &str| {
-            triggers::of(&ascii_word_boundaries(p), false).map(|(mut literals, prefix)| {
+            triggers::of(&ascii_word_boundaries(p), false, true).map(|(mut literals, prefix, _)| {
                 literals.sort();
                 (literals, prefix)
             })
@@ -1210,6 +1299,48 @@ mod tests {
         // Nothing of three bytes or more that every match contains.
         assert_eq!(of(r"\b[a-z]{2}\s+(?:is|as)\b"), None);
         assert!(of(r"(").is_none());
+    }
+
+    #[test]
+    fn triggers_know_where_they_lie_in_a_match() {
+        let placed = |p: &str| {
+            triggers::of(&ascii_word_boundaries(p), false, true).and_then(|(_, _, placed)| placed)
+        };
+        let at = |before, reach| Some(triggers::Placement { before, reach });
+        // "prompt" ends the match: after it nothing, before it at most "reveal" (6), a
+        // whitespace character (3 bytes), "the" and one (6), "system" and one (9).
+        assert_eq!(
+            placed(r"\b(?:reveal|print)\s+(?:the\s+)?(?:system\s+)?prompt\b"),
+            at(24, 6)
+        );
+        // A prefix starts the match, which it reaches the end of.
+        assert_eq!(placed(r"\b(?:ignore|forget)\s+all\b"), at(0, 6 + 3 + 3));
+        // A branch's literal: the farthest either branch puts it.
+        assert_eq!(placed(r"[a-z]{1,3}(?:xyz\s*q|wxyz)"), at(3, 3 + 3 + 1));
+        // And the parts after it.
+        assert_eq!(placed(r"[a-z]{1,3}(?:xyz|wxyz)\s+ok"), at(3, 4 + 3 + 2));
+        // Unbounded before the literal: no window holds every match.
+        assert_eq!(placed(r"a.+prompt"), None);
+    }
+
+    #[test]
+    fn capping_changes_no_trigger() {
+        let packs = [
+            super::super::BUILTIN_INPUT_RULES,
+            super::super::BUILTIN_DOCUMENT_RULES,
+        ];
+        for source in packs {
+            let pack: PackFile = toml::from_str(source).unwrap();
+            let Some(cap) = pack.max_repeat else { continue };
+            for spec in pack.rule.iter().filter(|r| r.view == RuleView::Normalized) {
+                for pattern in &spec.patterns {
+                    let capped = ascii_word_boundaries(&triggers::capped(pattern, cap).unwrap());
+                    let literals = |p: &str| triggers::of(p, false, true).map(|t| t.0);
+                    let p = ascii_word_boundaries(pattern);
+                    assert_eq!(literals(&p), literals(&capped), "{pattern}");
+                }
+            }
+        }
     }
 
     #[test]
