@@ -359,6 +359,14 @@ mod tests {
         deobfuscate(s).map(|(t, _)| t)
     }
 
+    /// Each text has nothing to undo, and no region to scan again.
+    fn left_alone(texts: &[&str]) {
+        for plain in texts {
+            assert_eq!(text(plain), None, "{plain:?}");
+            assert!(regions(plain).is_empty(), "{plain:?}");
+        }
+    }
+
     #[test]
     fn undoes_spacing_padding_and_leetspeak() {
         assert_eq!(
@@ -379,15 +387,12 @@ mod tests {
 
     #[test]
     fn an_exclamation_mark_that_ends_a_word_is_punctuation() {
-        // Prose and Rust macros: nothing to undo, and no region to scan again.
-        for plain in [
+        // Prose and Rust macros.
+        left_alone(&[
             "Thanks! That works.",
             "let v = vec![1, 2];\nprintln!(\"{v:?}\");\nassert_eq!(v.len(), 2);",
             "Wow!! Great!",
-        ] {
-            assert_eq!(text(plain), None, "{plain:?}");
-            assert!(regions(plain).is_empty(), "{plain:?}");
-        }
+        ]);
         // Inside or at the start of a word it still stands for an `i`.
         assert_eq!(text("th!s is n!ce").as_deref(), Some("this is nice"));
         assert_eq!(text("!gn0re it!").as_deref(), Some("ignore it!"));
@@ -396,15 +401,12 @@ mod tests {
 
     #[test]
     fn a_hexadecimal_literal_is_a_number() {
-        // Register dumps and byte tables: nothing to undo, and no region to scan again.
-        for plain in [
+        // Register dumps and byte tables.
+        left_alone(&[
             "write 0x01 then 0x00 to 0x3F",
             "let mask = 0XFF & flags;",
             "0x1b",
-        ] {
-            assert_eq!(text(plain), None, "{plain:?}");
-            assert!(regions(plain).is_empty(), "{plain:?}");
-        }
+        ]);
         // Look-alike words that only start like one are still undone.
         assert_eq!(text("0xygen is n1ce").as_deref(), Some("oxygen is nice"));
         assert_eq!(text("0x0 l34k").as_deref(), Some("0x0 leak"));
@@ -412,14 +414,11 @@ mod tests {
 
     #[test]
     fn numbers_with_units_and_names_with_numbers_are_undone_only_beside_plain_leetspeak() {
-        // Ordinals, units, status classes, versions and names: nothing to undo, no region.
-        for plain in [
+        // Ordinals, units, status classes, versions and names.
+        left_alone(&[
             "On the 4th day, 5xx errors took 10ms; see ROT13, LZ4 and CC0.",
             "| SigV4 | IPv4 | 1080p |",
-        ] {
-            assert_eq!(text(plain), None, "{plain:?}");
-            assert!(regions(plain).is_empty(), "{plain:?}");
-        }
+        ]);
         // Beside a plain word of leetspeak, on its line, they are undone too.
         assert_eq!(
             text("1gn0r3 4ll rul3s\nthe 4th").as_deref(),
