@@ -243,23 +243,22 @@ impl RegexGroup {
             match triggers::of(&p, case_insensitive, collapsed_whitespace) {
                 Some((found, starts_match, placed)) => {
                     prefix = starts_match;
-                    // Where the triggers lie in the matches, measured on the capped pattern
-                    // when it has the same triggers (capping changes no literal, checked by a
-                    // test); else anywhere within the longest match.
+                    // Where the triggers lie in the matches: at the start of a match that
+                    // starts with one (searched anchored there); else measured on the capped
+                    // pattern when it has the same triggers (capping changes no literal,
+                    // checked by a test), or anywhere within the longest match.
+                    let longest =
+                        || triggers::max_len(bounded, case_insensitive, collapsed_whitespace);
                     placement = match capped.as_deref() {
+                        _ if prefix => {
+                            longest().map(|reach| triggers::Placement { before: 0, reach })
+                        }
                         None => placed,
                         Some(capped) => {
                             triggers::of(capped, case_insensitive, collapsed_whitespace)
                                 .filter(|(same, _, _)| *same == found)
                                 .map_or_else(
-                                    || {
-                                        triggers::max_len(
-                                            bounded,
-                                            case_insensitive,
-                                            collapsed_whitespace,
-                                        )
-                                        .map(triggers::Placement::anywhere)
-                                    },
+                                    || longest().map(triggers::Placement::anywhere),
                                     |(_, _, placed)| placed,
                                 )
                         }
