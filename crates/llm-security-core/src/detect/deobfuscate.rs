@@ -316,25 +316,22 @@ pub(crate) fn deobfuscate(text: &str) -> Option<(String, Vec<usize>)> {
     let mut line = 0;
     while line < out.len() {
         let end = memchr::memchr(b'\n', &out[line..]).map_or(out.len(), |k| line + k);
-        let words = |out: &[u8]| {
-            let mut found = Vec::new();
-            let mut w = line;
-            while w < end {
-                if !wordish(out, w) {
-                    w += 1;
-                    continue;
-                }
-                let start = w;
-                while w < end && wordish(out, w) {
-                    w += 1;
-                }
-                if leet_word(&out[start..w]) {
-                    found.push(start..w);
-                }
+        // The line's words of leetspeak.
+        let mut found = Vec::new();
+        let mut w = line;
+        while w < end {
+            if !wordish(&out, w) {
+                w += 1;
+                continue;
             }
-            found
-        };
-        let found = words(&out);
+            let start = w;
+            while w < end && wordish(&out, w) {
+                w += 1;
+            }
+            if leet_word(&out[start..w]) {
+                found.push(start..w);
+            }
+        }
         if found.iter().any(|word| plain_leet(&out[word.clone()])) {
             for word in found {
                 for c in &mut out[word] {

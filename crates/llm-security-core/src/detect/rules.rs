@@ -249,19 +249,17 @@ impl RegexGroup {
                     // checked by a test), or anywhere within the longest match.
                     let longest =
                         || triggers::max_len(bounded, case_insensitive, collapsed_whitespace);
-                    placement = match capped.as_deref() {
-                        _ if prefix => {
-                            longest().map(|reach| triggers::Placement { before: 0, reach })
-                        }
-                        None => placed,
-                        Some(capped) => {
-                            triggers::of(capped, case_insensitive, collapsed_whitespace)
-                                .filter(|(same, _, _)| *same == found)
-                                .map_or_else(
-                                    || longest().map(triggers::Placement::anywhere),
-                                    |(_, _, placed)| placed,
-                                )
-                        }
+                    placement = if prefix {
+                        longest().map(|reach| triggers::Placement { before: 0, reach })
+                    } else if capped.is_none() {
+                        placed
+                    } else {
+                        triggers::of(bounded, case_insensitive, collapsed_whitespace)
+                            .filter(|(same, _, _)| *same == found)
+                            .map_or_else(
+                                || longest().map(triggers::Placement::anywhere),
+                                |(_, _, placed)| placed,
+                            )
                     };
                     for literal in found {
                         literals.push(literal);
@@ -638,7 +636,9 @@ mod triggers {
     /// before the trigger's start and ends at most `reach` bytes after it.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub(crate) struct Placement {
+        /// Most bytes from the start of a match to the trigger's start.
         pub(crate) before: usize,
+        /// Most bytes from the trigger's start to the end of a match.
         pub(crate) reach: usize,
     }
 
