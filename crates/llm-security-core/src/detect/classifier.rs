@@ -183,7 +183,16 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        let (class, len) = match BYTE_CLASS[usize::from(b)] {
+        let ascii = BYTE_CLASS[usize::from(b)];
+        // Most bytes between tokens are ASCII separators, and most tokens are words: both are
+        // taken by plain tests, which the processor predicts well, ahead of the dispatch on
+        // the other classes. Dispatched with them (a jump through a table, mispredicted at
+        // nearly every word), 64 KB of crate READMEs took 131 µs to tokenize, not 78.
+        if ascii == Some(CharClass::Separator) {
+            i += 1;
+            continue;
+        }
+        let (class, len) = match ascii {
             Some(class) => (class, 1),
             None => {
                 let Some(c) = text[i..].chars().next() else {
@@ -192,78 +201,84 @@ pub fn tokenize(text: &str) -> Vec<Token> {
                 (class_of(c), c.len_utf8())
             }
         };
-        match class {
-            CharClass::Word => {
-                // The longest run of word characters from here (ASCII ones by table), hashed
-                // as it is scanned: the same hash as `fnv1a(1, word)`.
-                let start = i;
-                let mut h = fnv1a(1, &bytes[i..i + len]);
-                i += len;
-                loop {
-                    match bytes.get(i).map(|&b| BYTE_CLASS[usize::from(b)]) {
-                        Some(Some(CharClass::Word)) => {
-                            h = fnv1a_more(h, &bytes[i..i + 1]);
-                            i += 1;
-                        }
-                        Some(None) => match text[i..].chars().next() {
-                            Some(c) if class_of(c) == CharClass::Word => {
-                                h = fnv1a_more(h, &bytes[i..i + c.len_utf8()]);
-                                i += c.len_utf8();
+        if class != CharClass::Word {
+            match class {
+                // A run of one punctuation character (`>>>`, `=====`, `####`) is one token,
+                // hashed as two of its characters whatever its length. Only punctuation
+                // tokens start with a punctuation byte.
+                // `][]` closes a Markdown reference link ("[`fork()`][]"): the empty label is
+                // markup, and left in, its brackets read like the tags of a jailbreak.
+                CharClass::Punct
+                    if b == b'['
+                        && i > 0
+                        && bytes[i - 1] == b']'
+                        && bytes.get(i + 1) == Some(&b']') =>
+                {
+                    i += 2;
+                }
+                CharClass::Punct => {
+                    match tokens.last_mut() {
+                        Some(last) if last.end == i && bytes[last.start] == b => {
+                            if last.end - last.start == 1 {
+                                let mut p = before_last;
+                                *last = Token::hashed(
+                                    last.start,
+                                    i + 1,
+                                    &bytes[last.start..i + 1],
+                                    &mut p,
+                                );
+                                previous = p;
+                            } else {
+                                last.end = i + 1;
                             }
-                            _ => break,
-                        },
-                        _ => break,
-                    }
-                }
-                before_last = previous;
-                let bigram = mix(previous, h);
-                previous = h;
-                tokens.push(Token {
-                    start,
-                    end: i,
-                    unigram: h,
-                    bigram,
-                });
-            }
-            // A run of one punctuation character (`>>>`, `=====`, `####`) is one token, hashed
-            // as two of its characters whatever its length. Only punctuation tokens start with
-            // a punctuation byte.
-            // `][]` closes a Markdown reference link ("[`fork()`][]"): the empty label is
-            // markup, and left in, its brackets read like the tags of a jailbreak.
-            CharClass::Punct
-                if b == b'['
-                    && i > 0
-                    && bytes[i - 1] == b']'
-                    && bytes.get(i + 1) == Some(&b']') =>
-            {
-                i += 2;
-            }
-            CharClass::Punct => {
-                match tokens.last_mut() {
-                    Some(last) if last.end == i && bytes[last.start] == b => {
-                        if last.end - last.start == 1 {
-                            let mut p = before_last;
-                            *last =
-                                Token::hashed(last.start, i + 1, &bytes[last.start..i + 1], &mut p);
-                            previous = p;
-                        } else {
-                            last.end = i + 1;
+                        }
+                        _ => {
+                            before_last = previous;
+                            tokens.push(Token::hashed(i, i + 1, &bytes[i..i + 1], &mut previous));
                         }
                     }
-                    _ => {
-                        before_last = previous;
-                        tokens.push(Token::hashed(i, i + 1, &bytes[i..i + 1], &mut previous));
-                    }
+                    i += 1;
                 }
-                i += 1;
+                CharClass::Cjk => {
+                    before_last = previous;
+                    tokens.push(Token::hashed(i, i + len, &bytes[i..i + len], &mut previous));
+                    i += len;
+                }
+                // A separator that is not ASCII.
+                _ => i += len,
             }
-            CharClass::Cjk => {
-                before_last = previous;
-                tokens.push(Token::hashed(i, i + len, &bytes[i..i + len], &mut previous));
-                i += len;
-            }
-            CharClass::Separator => i += len,
+            continue;
         }
+        // The longest run of word characters from here (ASCII ones by table), hashed as it is
+        // scanned: the same hash as `fnv1a(1, word)`.
+        let start = i;
+        let mut h = fnv1a(1, &bytes[i..i + len]);
+        i += len;
+        loop {
+            match bytes.get(i).map(|&b| BYTE_CLASS[usize::from(b)]) {
+                Some(Some(CharClass::Word)) => {
+                    h = fnv1a_more(h, &bytes[i..i + 1]);
+                    i += 1;
+                }
+                Some(None) => match text[i..].chars().next() {
+                    Some(c) if class_of(c) == CharClass::Word => {
+                        h = fnv1a_more(h, &bytes[i..i + c.len_utf8()]);
+                        i += c.len_utf8();
+                    }
+                    _ => break,
+                },
+                _ => break,
+            }
+        }
+        before_last = previous;
+        let bigram = mix(previous, h);
+        previous = h;
+        tokens.push(Token {
+            start,
+            end: i,
+            unigram: h,
+            bigram,
+        });
     }
     tokens
 }
