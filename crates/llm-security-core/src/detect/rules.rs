@@ -36,9 +36,15 @@ use aho_corasick::{
     AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, Anchored as AcAnchored, MatchKind,
 };
 use regex::{RegexSet, RegexSetBuilder};
+use regex_automata::hybrid::dfa::{Cache, DFA as LazyDfa};
 use regex_automata::meta::Regex;
+use regex_automata::nfa::thompson;
+use regex_automata::util::pool::Pool;
 use regex_automata::{Anchored, Input};
+use regex_syntax::hir::Hir;
 use serde::{Deserialize, Serialize};
+use std::panic::{RefUnwindSafe, UnwindSafe};
+use std::sync::OnceLock;
 
 use super::view::{View, next_non_ascii};
 use crate::error::Error;
@@ -171,6 +177,12 @@ const MIN_WINDOWED_TEXT: usize = 256;
 /// after it can (`\b(?:reveal|print)\s+(?:the\s+)?prompt\b` around "prompt": 15 bytes back,
 /// 6 on; until 2026-11-28 the longest match both ways, 21 and 27). On the normalized view
 /// whitespace runs are one character, so `\s+` counts as one there and most patterns are bounded.
+///
+/// A window is searched only where the text around its trigger fits the pattern there
+/// ([`Context`]): in 64 KB of this repository's own documents, which talk about passwords and
+/// system prompts throughout, 3,972 of 4,588 windows were around a word like "password" that
+/// the pattern's other words did not lead up to, and searching them took a tenth of the
+/// analysis.
 #[derive(Debug)]
 struct RegexGroup {
     /// For each regex: the rule it belongs to, the regex alone (for spans), where its matches
@@ -184,6 +196,92 @@ struct RegexGroup {
     triggers: Option<(DFA, Vec<Literal>)>,
     /// The patterns without triggers, and the index in `each` of every member of the set.
     untriggered: Option<(RegexSet, Vec<usize>)>,
+    /// For each regex searched in windows, what its matches hold around a trigger: a window is
+    /// searched only where both fit (see [`Context`]).
+    context: Vec<Option<Context>>,
+    /// Their caches, one set per thread.
+    caches: ContextCaches,
+}
+
+/// The caches of a group's [`Context`] automatons, one per regex (made when first needed).
+type ContextCaches = Pool<
+    Vec<Option<(Cache, Cache)>>,
+    Box<dyn Fn() -> Vec<Option<(Cache, Cache)>> + Send + Sync + UnwindSafe + RefUnwindSafe>,
+>;
+
+/// What a pattern's matches hold before one of its triggers and from it on, as two lazy
+/// automatons: the first run backwards from the trigger, anchored there, the second forwards.
+/// Most trigger occurrences in ordinary text are not preceded (or followed) by what the
+/// pattern needs there, and the automatons find that in a few bytes; the window around such an
+/// occurrence, which the regex would search whole, is skipped.
+#[derive(Debug)]
+struct Context {
+    /// The pattern, uncapped (a capped one would reject matches longer than the cap that a
+    /// window, measured in bytes, still holds), and how it is compiled.
+    pattern: String,
+    case_insensitive: bool,
+    collapsed_whitespace: bool,
+    /// The two automatons, compiled when first needed (on short prompts most patterns never
+    /// are); `None` if they do not compile, and then every window is searched.
+    automatons: OnceLock<Option<(LazyDfa, LazyDfa)>>,
+}
+
+impl Context {
+    fn compile(&self) -> Option<(LazyDfa, LazyDfa)> {
+        let (before, from) = triggers::of(
+            &self.pattern,
+            self.case_insensitive,
+            self.collapsed_whitespace,
+        )?
+        .context;
+        let compile = |hir: &Hir, reverse: bool| {
+            let nfa = thompson::Compiler::new()
+                .configure(
+                    thompson::Config::new()
+                        .reverse(reverse)
+                        .which_captures(thompson::WhichCaptures::None)
+                        .nfa_size_limit(Some(REGEX_SIZE_LIMIT)),
+                )
+                .build_from_hir(hir)
+                .ok()?;
+            LazyDfa::builder()
+                .configure(LazyDfa::config().unicode_word_boundary(true))
+                .build_from_nfa(nfa)
+                .ok()
+        };
+        Some((compile(&before, true)?, compile(&from, false)?))
+    }
+
+    /// Whether a match within `start..end` may hold the trigger that starts at `at`: what
+    /// comes before the trigger ends there, and what comes from it starts there. An automaton
+    /// that gives up (a Unicode word boundary next to a non-ASCII byte) counts as a yes.
+    fn fits(
+        &self,
+        haystack: &[u8],
+        (start, at, end): (usize, usize, usize),
+        caches: &mut Option<(Cache, Cache)>,
+    ) -> bool {
+        let Some((before, from)) = self.automatons.get_or_init(|| self.compile()) else {
+            return true;
+        };
+        let (before_cache, from_cache) =
+            caches.get_or_insert_with(|| (before.create_cache(), from.create_cache()));
+        let search = |range: std::ops::Range<usize>| {
+            Input::new(haystack)
+                .range(range)
+                .anchored(Anchored::Yes)
+                .earliest(true)
+        };
+        let fits_before = !matches!(
+            before.try_search_rev(before_cache, &search(start..at)),
+            Ok(None)
+        );
+        fits_before
+            && !matches!(
+                from.try_search_fwd(from_cache, &search(at..end.min(haystack.len()))),
+                Ok(None)
+            )
+    }
 }
 
 /// What a literal of a [`RegexGroup`]'s automaton stands for.
@@ -216,6 +314,7 @@ impl RegexGroup {
             owner.push(Literal::Phrase(rule));
         }
         let mut untriggered = Vec::new();
+        let mut context = Vec::with_capacity(patterns.len());
         for (index, (rule, pattern, capped)) in patterns.iter().enumerate() {
             let p = ascii_word_boundaries(pattern);
             // `regex_automata`'s regex, configured as the `regex` crate configures it, because its
@@ -240,9 +339,13 @@ impl RegexGroup {
             let bounded = capped.as_deref().unwrap_or(&p);
             let mut prefix = false;
             let mut placement = None;
+            // Whether the placement was measured where the trigger lies in the pattern: then
+            // what the pattern holds around the trigger decides which windows are searched
+            // (see `Context`).
+            let mut measured = false;
             match triggers::of(&p, case_insensitive, collapsed_whitespace) {
-                Some((found, starts_match, placed)) => {
-                    prefix = starts_match;
+                Some(found) => {
+                    prefix = found.prefix;
                     // Where the triggers lie in the matches: at the start of a match that
                     // starts with one (searched anchored there); else measured on the capped
                     // pattern when it has the same triggers (capping changes no literal,
@@ -252,22 +355,32 @@ impl RegexGroup {
                     placement = if prefix {
                         longest().map(|reach| triggers::Placement { before: 0, reach })
                     } else if capped.is_none() {
-                        placed
+                        measured = true;
+                        found.placement
                     } else {
-                        triggers::of(bounded, case_insensitive, collapsed_whitespace)
-                            .filter(|(same, _, _)| *same == found)
-                            .map_or_else(
-                                || longest().map(triggers::Placement::anywhere),
-                                |(_, _, placed)| placed,
-                            )
+                        match triggers::of(bounded, case_insensitive, collapsed_whitespace)
+                            .filter(|same| same.literals == found.literals)
+                        {
+                            Some(same) => {
+                                measured = true;
+                                same.placement
+                            }
+                            None => longest().map(triggers::Placement::anywhere),
+                        }
                     };
-                    for literal in found {
+                    for literal in found.literals {
                         literals.push(literal);
                         owner.push(Literal::Trigger(index));
                     }
                 }
                 None => untriggered.push(index),
             }
+            context.push((measured && placement.is_some()).then(|| Context {
+                pattern: p.clone(),
+                case_insensitive,
+                collapsed_whitespace,
+                automatons: OnceLock::new(),
+            }));
             each.push((*rule, re, placement, prefix, p));
         }
         let triggers = if literals.is_empty() {
@@ -294,10 +407,14 @@ impl RegexGroup {
             .into_iter()
             .map(|(rule, re, bound, prefix, _)| (rule, re, bound, prefix))
             .collect();
+        let patterns = context.len();
+        let caches: ContextCaches = Pool::new(Box::new(move || vec![None; patterns]));
         Ok(Some(Self {
             each,
             triggers,
             untriggered,
+            context,
+            caches,
         }))
     }
 
@@ -324,6 +441,7 @@ impl RegexGroup {
         } else {
             Vec::new()
         };
+        let mut caches = self.caches.get();
         if let Some((automaton, owner)) = &self.triggers {
             occurrences(automaton, haystack.as_bytes(), &mut |m| {
                 let i = match owner[m.pattern] {
@@ -343,10 +461,18 @@ impl RegexGroup {
                     // ends at most `reach` bytes after its start (a match that starts with a
                     // trigger: `before` is 0).
                     Some(placed) if long && windows[i].len() < MAX_WINDOWS => {
-                        windows[i].push((
-                            m.start.saturating_sub(placed.before),
-                            m.start.saturating_add(placed.reach),
-                        ));
+                        let start = m.start.saturating_sub(placed.before);
+                        let end = m.start.saturating_add(placed.reach);
+                        if let Some(context) = &self.context[i]
+                            && !context.fits(
+                                haystack.as_bytes(),
+                                (start, m.start, end),
+                                &mut caches[i],
+                            )
+                        {
+                            return;
+                        }
+                        windows[i].push((start, end));
                     }
                     _ => whole[i] = true,
                 }
@@ -586,8 +712,8 @@ mod triggers {
     }
 
     /// `pattern` with every open-ended repetition capped at `cap` more than its minimum, but
-    /// for repetitions of whitespace, `.` and negated classes; `None` when it does not parse
-    /// (the caller's compile reports that).
+    /// for repetitions of whitespace, `.` and negated classes; `None` when it has none of those
+    /// or does not parse (the caller's compile reports that).
     pub(super) fn capped(pattern: &str, cap: u32) -> Option<String> {
         use regex_syntax::ast::{self, Ast, RepetitionKind, RepetitionRange};
         fn open_ended_by_nature(ast: &Ast) -> bool {
@@ -598,10 +724,10 @@ mod triggers {
                 _ => false,
             }
         }
-        fn walk(ast: &mut Ast, cap: u32) {
+        fn walk(ast: &mut Ast, cap: u32, changed: &mut bool) {
             match ast {
                 Ast::Repetition(r) => {
-                    walk(&mut r.ast, cap);
+                    walk(&mut r.ast, cap, changed);
                     if open_ended_by_nature(&r.ast) {
                         return;
                     }
@@ -615,15 +741,20 @@ mod triggers {
                         min,
                         min.saturating_add(cap),
                     ));
+                    *changed = true;
                 }
-                Ast::Group(g) => walk(&mut g.ast, cap),
-                Ast::Alternation(a) => a.asts.iter_mut().for_each(|x| walk(x, cap)),
-                Ast::Concat(c) => c.asts.iter_mut().for_each(|x| walk(x, cap)),
+                Ast::Group(g) => walk(&mut g.ast, cap, changed),
+                Ast::Alternation(a) => a.asts.iter_mut().for_each(|x| walk(x, cap, changed)),
+                Ast::Concat(c) => c.asts.iter_mut().for_each(|x| walk(x, cap, changed)),
                 _ => {}
             }
         }
         let mut ast = ast::parse::Parser::new().parse(pattern).ok()?;
-        walk(&mut ast, cap);
+        let mut changed = false;
+        walk(&mut ast, cap, &mut changed);
+        if !changed {
+            return None;
+        }
         let mut out = String::new();
         ast::print::Printer::new().print(&ast, &mut out).ok()?;
         Some(out)
@@ -661,25 +792,39 @@ mod triggers {
         }
     }
 
+    /// A pattern's triggers and what its matches hold around them.
+    #[derive(Debug)]
+    pub(super) struct Triggers {
+        /// The literals, one of which every match holds.
+        pub(super) literals: Vec<Vec<u8>>,
+        /// Whether every match starts with one of them.
+        pub(super) prefix: bool,
+        /// Where they lie in the matches, if the matches are bounded.
+        pub(super) placement: Option<Placement>,
+        /// What a match holds before the trigger and from the trigger on: a text where the
+        /// first cannot end just before an occurrence, or the second cannot start at it, holds
+        /// no match around that occurrence.
+        pub(super) context: (Hir, Hir),
+    }
+
     /// The pattern's triggers, or `None` when it has none of at least
-    /// [`MIN_TRIGGER_LEN`] bytes (or does not parse; the caller's compile reports that).
-    /// With them, whether they are prefixes (every match then starts with one of them), and
-    /// where they lie in the matches, if the matches are bounded (`collapsed_whitespace` as in
-    /// [`max_len`]).
+    /// [`MIN_TRIGGER_LEN`] bytes (or does not parse; the caller's compile reports that);
+    /// `collapsed_whitespace` as in [`max_len`].
     pub(super) fn of(
         pattern: &str,
         case_insensitive: bool,
         collapsed_whitespace: bool,
-    ) -> Option<(Vec<Vec<u8>>, bool, Option<Placement>)> {
+    ) -> Option<Triggers> {
         let hir = parse(pattern, case_insensitive)?;
-        let (seq, placement) = required(&hir, collapsed_whitespace)?;
+        let (seq, placement, pre, post) = required(&hir, collapsed_whitespace)?;
         let literals = seq.literals()?;
         let prefix = own(&hir).as_ref() == Some(&seq);
-        Some((
-            literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
+        Some(Triggers {
+            literals: literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
             prefix,
             placement,
-        ))
+            context: (pre, post),
+        })
     }
 
     /// The shortest literal of a finite, non-empty sequence; 0 otherwise.
@@ -695,8 +840,9 @@ mod triggers {
         shortest(seq) >= MIN_TRIGGER_LEN && seq.len().is_some_and(|n| n <= MAX_PER_PATTERN)
     }
 
-    /// A trigger set and where it lies in the matches, if bounded.
-    type Placed = (Seq, Option<Placement>);
+    /// A trigger set, where it lies in the matches (if bounded), and what a match holds before
+    /// the trigger and from it on.
+    type Placed = (Seq, Option<Placement>, Hir, Hir);
 
     /// Of two trigger sets, the one with the longer shortest literal (then the smaller one).
     fn better(a: Option<Placed>, b: Option<Placed>) -> Option<Placed> {
@@ -732,7 +878,7 @@ mod triggers {
     fn required(hir: &Hir, collapsed: bool) -> Option<Placed> {
         let own = own(hir).map(|seq| {
             let placed = longest(hir, collapsed).map(|reach| Placement { before: 0, reach });
-            (seq, placed)
+            (seq, placed, Hir::empty(), hir.clone())
         });
         let inner = match hir.kind() {
             HirKind::Capture(capture) => required(&capture.sub, collapsed),
@@ -744,10 +890,14 @@ mod triggers {
                 };
                 (0..parts.len())
                     .map(|k| {
-                        let (seq, placed) = required(&parts[k], collapsed)?;
+                        let (seq, placed, pre, post) = required(&parts[k], collapsed)?;
                         let placed =
                             placed.and_then(|p| p.within(span(&parts[..k]), span(&parts[k + 1..])));
-                        Some((seq, placed))
+                        let mut before = parts[..k].to_vec();
+                        before.push(pre);
+                        let mut after = vec![post];
+                        after.extend(parts[k + 1..].iter().cloned());
+                        Some((seq, placed, Hir::concat(before), Hir::concat(after)))
                     })
                     .fold(None, better)
             }
@@ -757,16 +907,24 @@ mod triggers {
                     before: 0,
                     reach: 0,
                 });
+                let (mut pres, mut posts) = (Vec::new(), Vec::new());
                 for branch in branches {
-                    let (mut seq, p) = required(branch, collapsed)?;
+                    let (mut seq, p, pre, post) = required(branch, collapsed)?;
                     union.union(&mut seq);
                     placed = placed.zip(p).map(|(a, b)| Placement {
                         before: a.before.max(b.before),
                         reach: a.reach.max(b.reach),
                     });
+                    pres.push(pre);
+                    posts.push(post);
                 }
                 union.dedup();
-                usable(&union).then_some((union, placed))
+                usable(&union).then_some((
+                    union,
+                    placed,
+                    Hir::alternation(pres),
+                    Hir::alternation(posts),
+                ))
             }
             _ => None,
         };
@@ -1213,6 +1371,124 @@ mod tests {
         }
     }
 
+    /// The built-in input pack, compiled once for the property tests.
+    static INPUT_PACK: std::sync::LazyLock<RulePack> = std::sync::LazyLock::new(|| {
+        RulePack::from_toml(super::super::BUILTIN_INPUT_RULES).unwrap()
+    });
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Long texts of attack examples among words that trigger patterns without matching
+        /// them: the windows skipped for want of context hold no match that the whole-text
+        /// search finds, and those searched lose none.
+        #[test]
+        fn skipping_windows_out_of_context_loses_no_match(
+            picks in proptest::collection::vec((0usize..1000, 0usize..16), 30..160),
+        ) {
+            const WORDS: [&str; 16] = [
+                "the password", "your ", "previous ", "instructions", "system prompt", "ignore ",
+                "all of the ", "\n", ". ", "reveal ", "print ", "secret ", "rules ", "you are ",
+                "forget ", "letters ",
+            ];
+            let pack = &*INPUT_PACK;
+            let examples: Vec<&String> =
+                pack.specs().iter().flat_map(|spec| &spec.positive).collect();
+            let mut text = String::new();
+            for (example, word) in picks {
+                text.push_str(WORDS[word]);
+                if example % 8 == 0 {
+                    text.push_str(examples[example % examples.len()]);
+                    text.push(' ');
+                }
+            }
+            let folded = View::normalized(&text).text().to_owned();
+            proptest::prop_assume!(folded.len() > MIN_WINDOWED_TEXT);
+            for (group, haystack) in [(&pack.normalized, &folded), (&pack.raw, &text)] {
+                let Some(group) = group else { continue };
+                let mut found = Vec::new();
+                group.scan(haystack, &|_| true, &mut |r, s, e| found.push((r, s, e)), &mut |_, _, _| {});
+                proptest::prop_assert_eq!(found, brute_force(group, haystack));
+            }
+        }
+    }
+
+    #[test]
+    fn a_trigger_splits_its_pattern_into_what_comes_before_and_from_it() {
+        let split = |pattern: &str| {
+            let found = triggers::of(&ascii_word_boundaries(pattern), false, true).unwrap();
+            let whole = |hir: &Hir| {
+                Regex::builder()
+                    .build_from_hir(&Hir::concat(vec![
+                        Hir::look(regex_syntax::hir::Look::Start),
+                        hir.clone(),
+                        Hir::look(regex_syntax::hir::Look::End),
+                    ]))
+                    .unwrap()
+            };
+            (whole(&found.context.0), whole(&found.context.1))
+        };
+        // The trigger ("prompt") ends the pattern.
+        let (before, from) = split(r"\b(?:reveal|print)\s+(?:the\s+)?(?:system\s+)?prompt\b");
+        assert!(before.is_match("print the system "));
+        assert!(before.is_match("reveal "));
+        assert!(!before.is_match("print the system"));
+        assert!(!before.is_match("show the "));
+        assert!(from.is_match("prompt"));
+        assert!(!from.is_match("prompts"));
+        // Inside a branch: each branch's own parts, around its own literal.
+        let (before, from) = split(r"(?:ab\s+classified\s+x|cd\s+confidential)\s+end");
+        assert!(before.is_match("ab ") && before.is_match("cd "));
+        assert!(!before.is_match("ab cd "));
+        assert!(from.is_match("classified x end") && from.is_match("confidential end"));
+        assert!(!from.is_match("classified end"));
+        // A prefix: nothing before it.
+        let (before, from) = split(r"\b(?:ignore|forget)\s+all\b");
+        assert!(before.is_match("") && !before.is_match("x"));
+        assert!(from.is_match("ignore all"));
+    }
+
+    #[test]
+    fn a_window_is_searched_only_where_its_trigger_is_in_context() {
+        let group = RegexGroup::build(
+            &[(
+                0,
+                r"\bdoes\s+the\s+(?:secret\s+)?password\s+(?:have|contain)\b".to_owned(),
+                None,
+            )],
+            Vec::new(),
+            false,
+            true,
+        )
+        .unwrap()
+        .unwrap();
+        let context = group.context[0]
+            .as_ref()
+            .expect("a placed pattern has a context");
+        let mut caches = None;
+        let fits = |text: &str, caches: &mut Option<(Cache, Cache)>| {
+            let at = text.find("password").unwrap();
+            context.fits(text.as_bytes(), (0, at, text.len()), caches)
+        };
+        assert!(fits(
+            "so does the secret password contain an e",
+            &mut caches
+        ));
+        // Wrong before the trigger, wrong after it, or both.
+        assert!(!fits(
+            "so what is the secret password contain an e",
+            &mut caches
+        ));
+        assert!(!fits(
+            "so does the secret password manager work",
+            &mut caches
+        ));
+        assert!(!fits("a password", &mut caches));
+        // What comes before must end at the trigger, within the window.
+        let text = "does the password contain it";
+        let at = text.find("password").unwrap();
+        assert!(!context.fits(text.as_bytes(), (2, at, text.len()), &mut caches));
+    }
+
     #[test]
     fn match_length_bounds() {
         let bound =
@@ -1272,9 +1548,9 @@ mod tests {
     #[test]
     fn triggers_are_literals_every_match_contains() {
         let of = |p: &str| {
-            triggers::of(&ascii_word_boundaries(p), false, true).map(|(mut literals, prefix, _)| {
-                literals.sort();
-                (literals, prefix)
+            triggers::of(&ascii_word_boundaries(p), false, true).map(|mut found| {
+                found.literals.sort();
+                (found.literals, found.prefix)
             })
         };
         // A prefix.
@@ -1303,7 +1579,7 @@ mod tests {
     #[test]
     fn triggers_know_where_they_lie_in_a_match() {
         let placed = |p: &str| {
-            triggers::of(&ascii_word_boundaries(p), false, true).and_then(|(_, _, placed)| placed)
+            triggers::of(&ascii_word_boundaries(p), false, true).and_then(|found| found.placement)
         };
         let at = |before, reach| Some(triggers::Placement { before, reach });
         // "prompt" ends the match: after it nothing, before it at most "reveal" (6), a
@@ -1333,8 +1609,11 @@ mod tests {
             let Some(cap) = pack.max_repeat else { continue };
             for spec in pack.rule.iter().filter(|r| r.view == RuleView::Normalized) {
                 for pattern in &spec.patterns {
-                    let capped = ascii_word_boundaries(&triggers::capped(pattern, cap).unwrap());
-                    let literals = |p: &str| triggers::of(p, false, true).map(|t| t.0);
+                    let Some(capped) = triggers::capped(pattern, cap) else {
+                        continue;
+                    };
+                    let capped = ascii_word_boundaries(&capped);
+                    let literals = |p: &str| triggers::of(p, false, true).map(|t| t.literals);
                     let p = ascii_word_boundaries(pattern);
                     assert_eq!(literals(&p), literals(&capped), "{pattern}");
                 }
