@@ -441,7 +441,9 @@ impl RegexGroup {
         } else {
             Vec::new()
         };
-        let mut caches = self.caches.get();
+        // Taken from the pool when the first window's context is checked: short texts have
+        // no windows.
+        let mut caches = None;
         if let Some((automaton, owner)) = &self.triggers {
             occurrences(automaton, haystack.as_bytes(), &mut |m| {
                 let i = match owner[m.pattern] {
@@ -467,7 +469,7 @@ impl RegexGroup {
                             && !context.fits(
                                 haystack.as_bytes(),
                                 (start, m.start, end),
-                                &mut caches[i],
+                                &mut caches.get_or_insert_with(|| self.caches.get())[i],
                             )
                         {
                             return;
