@@ -179,7 +179,7 @@ const MIN_WINDOWED_TEXT: usize = 256;
 /// whitespace runs are one character, so `\s+` counts as one there and most patterns are bounded.
 ///
 /// A window is searched only where the text around its trigger fits the pattern there
-/// ([`Context`]): in 64 KB of this repository's own documents, which talk about passwords and
+/// ([`Context`]), and a short text only by the patterns with a trigger in context: in 64 KB of this repository's own documents, which talk about passwords and
 /// system prompts throughout, 3,972 of 4,588 windows were around a word like "password" that
 /// the pattern's other words did not lead up to, and searching them took a tenth of the
 /// analysis.
@@ -458,24 +458,31 @@ impl RegexGroup {
                 if whole[i] {
                     return;
                 }
+                let mut fits = |(start, end)| match &self.context[i] {
+                    Some(context) => context.fits(
+                        haystack.as_bytes(),
+                        (start, m.start, end),
+                        &mut caches.get_or_insert_with(|| self.caches.get())[i],
+                    ),
+                    None => true,
+                };
                 match self.each[i].2 {
                     // A match holding this trigger starts at most `before` bytes before it and
                     // ends at most `reach` bytes after its start (a match that starts with a
                     // trigger: `before` is 0).
                     Some(placed) if long && windows[i].len() < MAX_WINDOWS => {
-                        let start = m.start.saturating_sub(placed.before);
-                        let end = m.start.saturating_add(placed.reach);
-                        if let Some(context) = &self.context[i]
-                            && !context.fits(
-                                haystack.as_bytes(),
-                                (start, m.start, end),
-                                &mut caches.get_or_insert_with(|| self.caches.get())[i],
-                            )
-                        {
-                            return;
+                        let window = (
+                            m.start.saturating_sub(placed.before),
+                            m.start.saturating_add(placed.reach),
+                        );
+                        if fits(window) {
+                            windows[i].push(window);
                         }
-                        windows[i].push((start, end));
                     }
+                    // A short text is searched whole, by the patterns with a trigger in
+                    // context (checked over the whole text: a match longer than a capped
+                    // pattern's window still counts).
+                    Some(_) if !long => whole[i] = fits((0, haystack.len())),
                     _ => whole[i] = true,
                 }
             });
@@ -1382,7 +1389,8 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
         /// Long texts of attack examples among words that trigger patterns without matching
         /// them: the windows skipped for want of context hold no match that the whole-text
-        /// search finds, and those searched lose none.
+        /// search finds, and those searched lose none (nor do short texts, searched whole only
+        /// by the patterns with a trigger in context).
         #[test]
         fn skipping_windows_out_of_context_loses_no_match(
             picks in proptest::collection::vec((0usize..1000, 0usize..16), 30..160),
@@ -1405,7 +1413,14 @@ mod tests {
             }
             let folded = View::normalized(&text).text().to_owned();
             proptest::prop_assume!(folded.len() > MIN_WINDOWED_TEXT);
-            for (group, haystack) in [(&pack.normalized, &folded), (&pack.raw, &text)] {
+            // And a text short enough to be searched whole, by the patterns with a trigger in
+            // context.
+            let mut cut = MIN_WINDOWED_TEXT;
+            while !folded.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let short = folded[..cut].to_owned();
+            for (group, haystack) in [(&pack.normalized, &folded), (&pack.normalized, &short), (&pack.raw, &text)] {
                 let Some(group) = group else { continue };
                 let mut found = Vec::new();
                 group.scan(haystack, &|_| true, &mut |r, s, e| found.push((r, s, e)), &mut |_, _, _| {});
