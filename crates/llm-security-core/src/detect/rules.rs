@@ -441,8 +441,8 @@ impl RegexGroup {
         } else {
             Vec::new()
         };
-        // Taken from the pool when the first window's context is checked: short texts have
-        // no windows.
+        // Taken from the pool when a context is first checked: a text without triggers needs
+        // none.
         let mut caches = None;
         if let Some((automaton, owner)) = &self.triggers {
             occurrences(automaton, haystack.as_bytes(), &mut |m| {
