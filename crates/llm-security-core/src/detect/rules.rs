@@ -179,10 +179,10 @@ const MIN_WINDOWED_TEXT: usize = 256;
 /// whitespace runs are one character, so `\s+` counts as one there and most patterns are bounded.
 ///
 /// A window is searched only where the text around its trigger fits the pattern there
-/// ([`Context`]), and a short text only by the patterns with a trigger in context: in 64 KB of this repository's own documents, which talk about passwords and
-/// system prompts throughout, 3,972 of 4,588 windows were around a word like "password" that
-/// the pattern's other words did not lead up to, and searching them took a tenth of the
-/// analysis.
+/// ([`Context`]), and a short text only by the patterns with a trigger in context. In 64 KB of
+/// this repository's own documents, which talk about passwords and system prompts throughout,
+/// 3,972 of 4,588 windows were around a word like "password" that the pattern's other words did
+/// not lead up to, and searching them took a tenth of the analysis.
 #[derive(Debug)]
 struct RegexGroup {
     /// For each regex: the rule it belongs to, the regex alone (for spans), where its matches
@@ -196,8 +196,8 @@ struct RegexGroup {
     triggers: Option<(DFA, Vec<Literal>)>,
     /// The patterns without triggers, and the index in `each` of every member of the set.
     untriggered: Option<(RegexSet, Vec<usize>)>,
-    /// For each regex searched in windows, what its matches hold around a trigger: a window is
-    /// searched only where both fit (see [`Context`]).
+    /// For each regex whose matches have a known place around a trigger, what they hold before
+    /// and from it: a window, or a short text, is searched only where both fit ([`Context`]).
     context: Vec<Option<Context>>,
     /// Their caches, one set per thread.
     caches: ContextCaches,
@@ -221,8 +221,8 @@ struct Context {
     pattern: String,
     case_insensitive: bool,
     collapsed_whitespace: bool,
-    /// The two automatons, compiled when first needed (on short prompts most patterns never
-    /// are); `None` if they do not compile, and then every window is searched.
+    /// The two automatons, compiled when a check first needs them (for most patterns, on most
+    /// texts, never); `None` if they do not compile, and then every window is searched.
     automatons: OnceLock<Option<(LazyDfa, LazyDfa)>>,
 }
 
