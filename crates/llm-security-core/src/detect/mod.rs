@@ -69,9 +69,11 @@ static BUILTIN: LazyLock<Result<Arc<Detectors>, ErrorKind>> = LazyLock::new(|| {
 impl Detectors {
     pub(crate) fn new(input: &str, document: &str, output: &str) -> Result<Self, Error> {
         chars::warm();
+        let document = RulePack::from_toml(document)?;
         Ok(Self {
-            input: RulePack::from_toml(input)?,
-            document: RulePack::from_toml(document)?,
+            // One walk over a document finds the triggers of both packs.
+            input: RulePack::from_toml_hosting(input, &document)?,
+            document,
             output: RulePack::from_toml(output)?,
         })
     }
@@ -99,10 +101,11 @@ impl Detectors {
             Direction::Input => {
                 let kinds = |k: &ThreatKind| input_kind_enabled(config, k);
                 let packs = self.input_packs(extra.document);
-                let mut found: Vec<Threat> = packs
-                    .iter()
-                    .flat_map(|pack| collect(pack, &view, text, &kinds))
-                    .collect();
+                let mut found = if extra.document {
+                    collect_hosting(&self.input, &self.document, &view, text, &kinds)
+                } else {
+                    collect(&self.input, &view, text, &kinds)
+                };
                 if let Some(model) = extra.classifier {
                     match model_threat(model, &view, config) {
                         (_, Some(threat)) => found.push(threat),
@@ -574,6 +577,24 @@ fn collect(
 ) -> Vec<Threat> {
     let hits = pack.scan(view, raw, &|i| kinds(&pack.specs()[i].kind));
     threats_from_hits(pack, hits, raw)
+}
+
+/// [`collect`] for `host` and then `guest`, in one walk over the text where `host` was compiled
+/// to host `guest` (see [`RulePack::scan_hosting`]).
+fn collect_hosting(
+    host: &RulePack,
+    guest: &RulePack,
+    view: &View<'_>,
+    raw: &str,
+    kinds: &dyn Fn(&ThreatKind) -> bool,
+) -> Vec<Threat> {
+    let (own, theirs) =
+        host.scan_hosting(guest, view, raw, &|i| kinds(&host.specs()[i].kind), &|i| {
+            kinds(&guest.specs()[i].kind)
+        });
+    let mut threats = threats_from_hits(host, own, raw);
+    threats.extend(threats_from_hits(guest, theirs, raw));
+    threats
 }
 
 /// One threat per rule from its hits, with spans and evidence in `raw`.

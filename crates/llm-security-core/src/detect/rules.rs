@@ -39,11 +39,10 @@ use regex::{RegexSet, RegexSetBuilder};
 use regex_automata::hybrid::dfa::{Cache, DFA as LazyDfa};
 use regex_automata::meta::Regex;
 use regex_automata::nfa::thompson;
-use regex_automata::util::pool::Pool;
+use regex_automata::util::pool::{Pool, PoolGuard};
 use regex_automata::{Anchored, Input};
 use regex_syntax::hir::Hir;
 use serde::{Deserialize, Serialize};
-use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::OnceLock;
 
 use super::view::{View, next_non_ascii};
@@ -192,8 +191,13 @@ struct RegexGroup {
     each: Vec<(usize, Regex, Option<triggers::Placement>, bool)>,
     /// Every trigger literal, and what it stands for. The pack's phrases that start with an
     /// ASCII byte share this automaton (as `Literal::Phrase`): one pass over the text finds
-    /// both, where two automatons took two.
+    /// both, where two automatons took two. After the group's own literals come those of the
+    /// group it hosts, if any (see [`RegexGroup::scan_hosting`]).
     triggers: Option<(DFA, Vec<Literal>)>,
+    /// The group's own literals, in automaton order (what a host appends to its own).
+    literals: Vec<Vec<u8>>,
+    /// The literals of the hosted group, appended to the automaton after the own ones.
+    hosted: Vec<Vec<u8>>,
     /// The patterns without triggers, and the index in `each` of every member of the set.
     untriggered: Option<(RegexSet, Vec<usize>)>,
     /// For each regex whose matches have a known place around a trigger, what they hold before
@@ -203,11 +207,12 @@ struct RegexGroup {
     caches: ContextCaches,
 }
 
-/// The caches of a group's [`Context`] automatons, one per regex (made when first needed).
-type ContextCaches = Pool<
-    Vec<Option<(Cache, Cache)>>,
-    Box<dyn Fn() -> Vec<Option<(Cache, Cache)>> + Send + Sync + UnwindSafe + RefUnwindSafe>,
->;
+/// The caches of a group's [`Context`] automatons, one per regex (made when first needed;
+/// the list is empty until a scan first takes it).
+type ContextCaches = Pool<CacheList, fn() -> CacheList>;
+
+/// One cache pair per regex of a group, for its [`Context`] automatons (`None` until used).
+type CacheList = Vec<Option<(Cache, Cache)>>;
 
 /// What a pattern's matches hold before one of its triggers and from it on, as two lazy
 /// automatons: the first run backwards from the trigger, anchored there, the second forwards.
@@ -296,12 +301,14 @@ enum Literal {
 impl RegexGroup {
     /// Compiles the patterns of one view, with `phrases` (folded, and their rules) sharing the
     /// trigger automaton; `collapsed_whitespace` says that the text searched never holds two
-    /// whitespace characters in a row (the normalized view).
+    /// whitespace characters in a row (the normalized view). `hosted` are the literals of
+    /// another group's automaton, appended to this one's (see [`RegexGroup::scan_hosting`]).
     fn build(
         patterns: &[(usize, String, Option<String>)],
         phrases: Vec<(String, usize)>,
         case_insensitive: bool,
         collapsed_whitespace: bool,
+        hosted: &[Vec<u8>],
     ) -> Result<Option<Self>, Error> {
         if patterns.is_empty() && phrases.is_empty() {
             return Ok(None);
@@ -383,12 +390,17 @@ impl RegexGroup {
             }));
             each.push((*rule, re, placement, prefix, p));
         }
+        let hosted = if literals.is_empty() {
+            Vec::new()
+        } else {
+            hosted.to_vec()
+        };
         let triggers = if literals.is_empty() {
             None
         } else {
             let automaton = DFA::builder()
                 .match_kind(MatchKind::Standard)
-                .build(&literals)
+                .build(literals.iter().chain(&hosted))
                 .map_err(|e| Error::rules(format!("phrases and pattern triggers: {e}")))?;
             Some((automaton, owner))
         };
@@ -407,92 +419,189 @@ impl RegexGroup {
             .into_iter()
             .map(|(rule, re, bound, prefix, _)| (rule, re, bound, prefix))
             .collect();
-        let patterns = context.len();
-        let caches: ContextCaches = Pool::new(Box::new(move || vec![None; patterns]));
         Ok(Some(Self {
             each,
             triggers,
+            literals,
+            hosted,
             untriggered,
             context,
-            caches,
+            caches: Pool::new(Vec::new as fn() -> Vec<_>),
         }))
     }
 
-    /// Calls `found(rule, start, end)` for every match of a pattern, in `haystack`
-    /// coordinates, pattern by pattern in pack order, and `phrase(rule, start, end)` for every
-    /// whole-word occurrence of a phrase, in no particular order on texts of 512 bytes or more.
-    ///
-    /// What the trigger occurrences decide does not depend on their order (see
-    /// [`occurrences`]): a pattern is searched whole once more than [`MAX_WINDOWS`] of its
-    /// triggers occur, else in windows around them, which are sorted before use.
-    fn scan(
-        &self,
-        haystack: &str,
-        enabled: &dyn Fn(usize) -> bool,
-        found: &mut dyn FnMut(usize, usize, usize),
-        phrase: &mut dyn FnMut(usize, usize, usize),
-    ) {
-        let n = self.each.len();
-        // Patterns to search over the whole text; on long texts, the others' trigger windows.
-        let mut whole = vec![false; n];
-        let long = haystack.len() > MIN_WINDOWED_TEXT;
-        let mut windows: Vec<Vec<(usize, usize)>> = if long {
-            vec![Vec::new(); n]
-        } else {
-            Vec::new()
-        };
-        // Taken from the pool when a context is first checked: a text without triggers needs
-        // none.
-        let mut caches = None;
-        if let Some((automaton, owner)) = &self.triggers {
+    /// Every match of every enabled pattern in `haystack`, pattern by pattern in pack order, and
+    /// every whole-word occurrence of an enabled phrase, in no particular order on texts of
+    /// 512 bytes or more (see [`Scan`]).
+    fn scan(&self, haystack: &str, enabled: &dyn Fn(usize) -> bool) -> Found {
+        let mut scan = Scan::new(self, haystack, enabled);
+        if let Some((automaton, _)) = &self.triggers {
+            let own = self.literals.len();
             occurrences(automaton, haystack.as_bytes(), &mut |m| {
-                let i = match owner[m.pattern] {
-                    Literal::Trigger(i) => i,
-                    Literal::Phrase(rule) => {
-                        if enabled(rule) && whole_word(haystack, m.start, m.end) {
-                            phrase(rule, m.start, m.end);
-                        }
-                        return;
-                    }
-                };
-                if whole[i] {
-                    return;
-                }
-                let mut fits = |(start, end)| match &self.context[i] {
-                    Some(context) => context.fits(
-                        haystack.as_bytes(),
-                        (start, m.start, end),
-                        &mut caches.get_or_insert_with(|| self.caches.get())[i],
-                    ),
-                    None => true,
-                };
-                match self.each[i].2 {
-                    // A match holding this trigger starts at most `before` bytes before it and
-                    // ends at most `reach` bytes after its start (a match that starts with a
-                    // trigger: `before` is 0).
-                    Some(placed) if long && windows[i].len() < MAX_WINDOWS => {
-                        let window = (
-                            m.start.saturating_sub(placed.before),
-                            m.start.saturating_add(placed.reach),
-                        );
-                        if fits(window) {
-                            windows[i].push(window);
-                        }
-                    }
-                    // A short text is searched whole, by the patterns with a trigger in
-                    // context (checked over the whole text: a match longer than a capped
-                    // pattern's window still counts).
-                    Some(_) if !long => whole[i] = fits((0, haystack.len())),
-                    _ => whole[i] = true,
+                // A hosted group's literals are its own scan's business.
+                if m.pattern < own {
+                    scan.occurrence(m.pattern, m.start, m.end);
                 }
             });
         }
-        if let Some((set, members)) = &self.untriggered {
+        scan.finish()
+    }
+
+    /// [`RegexGroup::scan`] of this group and of `guest`, whose literals this group's automaton
+    /// holds after its own (built with them as `hosted`): one walk over the text finds the
+    /// triggers of both. Each result is what the group's own scan finds. A guest whose literals
+    /// are not the hosted ones is scanned on its own.
+    fn scan_hosting(
+        &self,
+        guest: &Self,
+        haystack: &str,
+        enabled: &dyn Fn(usize) -> bool,
+        guest_enabled: &dyn Fn(usize) -> bool,
+    ) -> (Found, Found) {
+        let Some((automaton, _)) = self
+            .triggers
+            .as_ref()
+            .filter(|_| self.hosted == guest.literals)
+        else {
+            return (
+                self.scan(haystack, enabled),
+                guest.scan(haystack, guest_enabled),
+            );
+        };
+        let mut own = Scan::new(self, haystack, enabled);
+        let mut theirs = Scan::new(guest, haystack, guest_enabled);
+        let split = self.literals.len();
+        occurrences(automaton, haystack.as_bytes(), &mut |m| {
+            if m.pattern < split {
+                own.occurrence(m.pattern, m.start, m.end);
+            } else {
+                theirs.occurrence(m.pattern - split, m.start, m.end);
+            }
+        });
+        (own.finish(), theirs.finish())
+    }
+}
+
+/// What a [`RegexGroup`] found in a text, as (rule, start, end): the matches of its patterns,
+/// pattern by pattern in pack order, and the whole-word occurrences of its phrases.
+#[derive(Debug, Default)]
+struct Found {
+    matches: Vec<(usize, usize, usize)>,
+    phrases: Vec<(usize, usize, usize)>,
+}
+
+/// One [`RegexGroup`]'s scan of a text: the occurrences of its literals come in, from its own
+/// automaton or its host's, and decide which patterns search the whole text and which search
+/// windows around their triggers; [`Scan::finish`] runs the searches.
+///
+/// What the occurrences decide does not depend on their order (see [`occurrences`]): a pattern
+/// is searched whole once more than [`MAX_WINDOWS`] of its triggers occur, else in windows
+/// around them, which are sorted before use.
+struct Scan<'a> {
+    group: &'a RegexGroup,
+    haystack: &'a str,
+    enabled: &'a dyn Fn(usize) -> bool,
+    /// Patterns to search over the whole text.
+    whole: Vec<bool>,
+    /// On long texts, the other patterns' trigger windows.
+    windows: Vec<Vec<(usize, usize)>>,
+    long: bool,
+    /// Taken from the pool when a context is first checked: a text without triggers needs
+    /// none.
+    caches: Option<PoolGuard<'a, CacheList, fn() -> CacheList>>,
+    found: Found,
+}
+
+impl<'a> Scan<'a> {
+    fn new(group: &'a RegexGroup, haystack: &'a str, enabled: &'a dyn Fn(usize) -> bool) -> Self {
+        let n = group.each.len();
+        let long = haystack.len() > MIN_WINDOWED_TEXT;
+        Self {
+            group,
+            haystack,
+            enabled,
+            whole: vec![false; n],
+            windows: if long {
+                vec![Vec::new(); n]
+            } else {
+                Vec::new()
+            },
+            long,
+            caches: None,
+            found: Found::default(),
+        }
+    }
+
+    /// An occurrence of the group's literal `literal` at `start..end`.
+    fn occurrence(&mut self, literal: usize, start: usize, end: usize) {
+        let Some((_, owner)) = &self.group.triggers else {
+            return;
+        };
+        let haystack = self.haystack;
+        let i = match owner[literal] {
+            Literal::Trigger(i) => i,
+            Literal::Phrase(rule) => {
+                if (self.enabled)(rule) && whole_word(haystack, start, end) {
+                    self.found.phrases.push((rule, start, end));
+                }
+                return;
+            }
+        };
+        if self.whole[i] {
+            return;
+        }
+        let group = self.group;
+        let caches = &mut self.caches;
+        let mut fits = |(from, to)| match &group.context[i] {
+            Some(context) => {
+                let caches = caches.get_or_insert_with(|| group.caches.get());
+                if caches.len() < group.context.len() {
+                    caches.resize_with(group.context.len(), || None);
+                }
+                context.fits(haystack.as_bytes(), (from, start, to), &mut caches[i])
+            }
+            None => true,
+        };
+        match group.each[i].2 {
+            // A match holding this trigger starts at most `before` bytes before it and ends
+            // at most `reach` bytes after its start (a match that starts with a trigger:
+            // `before` is 0).
+            Some(placed) if self.long && self.windows[i].len() < MAX_WINDOWS => {
+                let window = (
+                    start.saturating_sub(placed.before),
+                    start.saturating_add(placed.reach),
+                );
+                if fits(window) {
+                    self.windows[i].push(window);
+                }
+            }
+            // A short text is searched whole, by the patterns with a trigger in context
+            // (checked over the whole text: a match longer than a capped pattern's window
+            // still counts).
+            Some(_) if !self.long => self.whole[i] = fits((0, haystack.len())),
+            _ => self.whole[i] = true,
+        }
+    }
+
+    /// Runs the patterns without triggers' set, then every search the occurrences asked for.
+    fn finish(self) -> Found {
+        let Scan {
+            group,
+            haystack,
+            enabled,
+            mut whole,
+            mut windows,
+            long,
+            found: mut out,
+            ..
+        } = self;
+        if let Some((set, members)) = &group.untriggered {
             for i in set.matches(haystack).iter() {
                 whole[members[i]] = true;
             }
         }
-        for (i, (rule, re, _, prefix)) in self.each.iter().enumerate() {
+        let found = &mut out.matches;
+        for (i, (rule, re, _, prefix)) in group.each.iter().enumerate() {
             let windowed = long && !windows[i].is_empty();
             if !(whole[i] || windowed) || !enabled(*rule) {
                 continue;
@@ -500,7 +609,7 @@ impl RegexGroup {
             let mut search_in = |start: usize, end: usize| {
                 let input = Input::new(haystack).range(start..end);
                 for m in re.find_iter(input).filter(|m| !m.is_empty()) {
-                    found(*rule, m.start(), m.end());
+                    found.push((*rule, m.start(), m.end()));
                 }
             };
             if whole[i] {
@@ -524,7 +633,7 @@ impl RegexGroup {
                         .range(start..end)
                         .anchored(Anchored::Yes);
                     if let Some(m) = re.search(&input).filter(|m| !m.is_empty()) {
-                        found(*rule, m.start(), m.end());
+                        found.push((*rule, m.start(), m.end()));
                         after = m.end();
                     }
                 }
@@ -534,6 +643,7 @@ impl RegexGroup {
                 }
             }
         }
+        out
     }
 }
 
@@ -1038,6 +1148,23 @@ impl RulePack {
     /// are searched whole, and the pattern itself is compiled as written. A pack file sets it
     /// with a top-level `max_repeat = N`.
     pub fn compile_capped(specs: Vec<RuleSpec>, max_repeat: Option<u32>) -> Result<Self, Error> {
+        Self::build(specs, max_repeat, None)
+    }
+
+    /// Parses and compiles a pack, as [`RulePack::from_toml`] does, that hosts `guest`: the
+    /// automaton that finds this pack's triggers finds the guest's too, so that
+    /// [`RulePack::scan_hosting`] walks a text once for both. On its own the pack scans as it
+    /// would without a guest.
+    pub(crate) fn from_toml_hosting(source: &str, guest: &Self) -> Result<Self, Error> {
+        let file: PackFile = toml::from_str(source).map_err(|e| Error::rules(e.to_string()))?;
+        Self::build(file.rule, file.max_repeat, Some(guest))
+    }
+
+    fn build(
+        specs: Vec<RuleSpec>,
+        max_repeat: Option<u32>,
+        guest: Option<&Self>,
+    ) -> Result<Self, Error> {
         let mut seen = std::collections::HashSet::new();
         let mut phrases = Vec::new();
         let mut phrase_rule = Vec::new();
@@ -1123,8 +1250,16 @@ impl RulePack {
         };
         Ok(Self {
             other_phrases,
-            normalized: RegexGroup::build(&normalized, ascii, false, true)?,
-            raw: RegexGroup::build(&raw, Vec::new(), false, false)?,
+            normalized: RegexGroup::build(
+                &normalized,
+                ascii,
+                false,
+                true,
+                guest
+                    .and_then(|g| g.normalized.as_ref())
+                    .map_or(&[], |g| &g.literals),
+            )?,
+            raw: RegexGroup::build(&raw, Vec::new(), false, false, &[])?,
             specs,
             unless,
         })
@@ -1141,6 +1276,51 @@ impl RulePack {
         view: &View<'_>,
         raw: &str,
         enabled: &dyn Fn(usize) -> bool,
+    ) -> Vec<Hit> {
+        let found = self
+            .normalized
+            .as_ref()
+            .map(|g| g.scan(view.text(), enabled));
+        self.hits(view, raw, enabled, found)
+    }
+
+    /// [`RulePack::scan`] of this pack and of `guest`, each with its own filter, where one walk
+    /// over the normalized text finds both packs' triggers if this pack was compiled to host
+    /// that guest ([`RulePack::from_toml_hosting`]). Each result is what the pack's own scan
+    /// returns.
+    pub(crate) fn scan_hosting(
+        &self,
+        guest: &Self,
+        view: &View<'_>,
+        raw: &str,
+        enabled: &dyn Fn(usize) -> bool,
+        guest_enabled: &dyn Fn(usize) -> bool,
+    ) -> (Vec<Hit>, Vec<Hit>) {
+        let text = view.text();
+        let (own, theirs) = match (&self.normalized, &guest.normalized) {
+            (Some(host), Some(hosted)) => {
+                let (own, theirs) = host.scan_hosting(hosted, text, enabled, guest_enabled);
+                (Some(own), Some(theirs))
+            }
+            (host, hosted) => (
+                host.as_ref().map(|g| g.scan(text, enabled)),
+                hosted.as_ref().map(|g| g.scan(text, guest_enabled)),
+            ),
+        };
+        (
+            self.hits(view, raw, enabled, own),
+            guest.hits(view, raw, guest_enabled, theirs),
+        )
+    }
+
+    /// The hits of a scan: the phrases in other scripts, what the normalized group found
+    /// (`normalized`), and the raw group's matches, each unless vetoed.
+    fn hits(
+        &self,
+        view: &View<'_>,
+        raw: &str,
+        enabled: &dyn Fn(usize) -> bool,
+        normalized: Option<Found>,
     ) -> Vec<Hit> {
         let mut hits = Vec::new();
         let text = view.text();
@@ -1164,45 +1344,26 @@ impl RulePack {
                 }
             });
         }
-        if let Some(group) = &self.normalized {
-            let mut phrase_hits = Vec::new();
-            group.scan(
-                text,
-                enabled,
-                &mut |rule, s, e| {
-                    if !vetoed(rule, text.get(s..e)) {
-                        hits.push(Hit {
-                            rule,
-                            span: view.to_original(s, e),
-                        });
-                    }
-                },
-                &mut |rule, s, e| {
-                    if !vetoed(rule, text.get(s..e)) {
-                        phrase_hits.push(Hit {
-                            rule,
-                            span: view.to_original(s, e),
-                        });
-                    }
-                },
-            );
-            hits.extend(phrase_hits);
+        if let Some(found) = normalized {
+            for (rule, s, e) in found.matches.into_iter().chain(found.phrases) {
+                if !vetoed(rule, text.get(s..e)) {
+                    hits.push(Hit {
+                        rule,
+                        span: view.to_original(s, e),
+                    });
+                }
+            }
         }
         if let Some(group) = &self.raw {
             // The raw view has no phrases.
-            group.scan(
-                raw,
-                enabled,
-                &mut |rule, s, e| {
-                    if !vetoed(rule, raw.get(s..e)) {
-                        hits.push(Hit {
-                            rule,
-                            span: Span::new(s, e),
-                        })
-                    }
-                },
-                &mut |_, _, _| {},
-            );
+            for (rule, s, e) in group.scan(raw, enabled).matches {
+                if !vetoed(rule, raw.get(s..e)) {
+                    hits.push(Hit {
+                        rule,
+                        span: Span::new(s, e),
+                    });
+                }
+            }
         }
         hits
     }
@@ -1367,13 +1528,7 @@ mod tests {
                 let folded = View::normalized(text).text().to_owned();
                 for (group, haystack) in [(&pack.normalized, &folded), (&pack.raw, text)] {
                     let Some(group) = group else { continue };
-                    let mut found = Vec::new();
-                    group.scan(
-                        haystack,
-                        &|_| true,
-                        &mut |r, s, e| found.push((r, s, e)),
-                        &mut |_, _, _| {},
-                    );
+                    let found = group.scan(haystack, &|_| true).matches;
                     assert_eq!(found, brute_force(group, haystack), "on {haystack:?}");
                 }
             }
@@ -1384,6 +1539,55 @@ mod tests {
     static INPUT_PACK: std::sync::LazyLock<RulePack> = std::sync::LazyLock::new(|| {
         RulePack::from_toml(super::super::BUILTIN_INPUT_RULES).unwrap()
     });
+
+    /// The built-in input pack compiled to host the document pack, and the document pack.
+    static HOSTING: std::sync::LazyLock<(RulePack, RulePack)> = std::sync::LazyLock::new(|| {
+        let guest = RulePack::from_toml(super::super::BUILTIN_DOCUMENT_RULES).unwrap();
+        let host = RulePack::from_toml_hosting(super::super::BUILTIN_INPUT_RULES, &guest).unwrap();
+        (host, guest)
+    });
+
+    /// Hits as sorted (rule, start, end), for comparing scans.
+    fn sorted(hits: Vec<Hit>) -> Vec<(usize, usize, usize)> {
+        let mut out: Vec<_> = hits
+            .into_iter()
+            .map(|h| (h.rule, h.span.start, h.span.end))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn a_host_walks_for_its_guest_and_for_no_other_pack() {
+        let (host, guest) = &*HOSTING;
+        let walked = host.normalized.as_ref().unwrap();
+        let literals = &guest.normalized.as_ref().unwrap().literals;
+        assert!(!literals.is_empty() && walked.hosted == *literals);
+        let output = RulePack::from_toml(super::super::BUILTIN_OUTPUT_RULES).unwrap();
+        let mut texts: Vec<String> = guest
+            .specs()
+            .iter()
+            .chain(output.specs())
+            .flat_map(|spec| spec.positive.iter().cloned())
+            .collect();
+        texts.push(texts.join("\n"));
+        let mut found = 0;
+        for text in &texts {
+            let view = View::normalized(text);
+            for other in [guest, &output] {
+                let (own, theirs) = host.scan_hosting(other, &view, text, &|_| true, &|_| true);
+                let alone = other.scan(&view, text, &|_| true);
+                found += alone.len();
+                assert_eq!(sorted(theirs), sorted(alone), "on {text:?}");
+                assert_eq!(
+                    sorted(own),
+                    sorted(INPUT_PACK.scan(&view, text, &|_| true)),
+                    "on {text:?}"
+                );
+            }
+        }
+        assert!(found > texts.len());
+    }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
@@ -1422,10 +1626,49 @@ mod tests {
             let short = folded[..cut].to_owned();
             for (group, haystack) in [(&pack.normalized, &folded), (&pack.normalized, &short), (&pack.raw, &text)] {
                 let Some(group) = group else { continue };
-                let mut found = Vec::new();
-                group.scan(haystack, &|_| true, &mut |r, s, e| found.push((r, s, e)), &mut |_, _, _| {});
+                let found = group.scan(haystack, &|_| true).matches;
                 proptest::prop_assert_eq!(found, brute_force(group, haystack));
             }
+        }
+
+        /// One walk for two packs: texts of both packs' examples among words that trigger
+        /// their patterns, short and long, with some rules of each turned off. The input pack
+        /// compiled to host the document pack finds, with it, what each finds on its own, and
+        /// alone what it finds when it hosts nothing.
+        #[test]
+        fn a_host_and_its_guest_find_what_each_finds_alone(
+            picks in proptest::collection::vec((0usize..1000, 0usize..12), 1..120),
+            off in 0usize..8,
+        ) {
+            const WORDS: [&str; 12] = [
+                "your response ", "your reply ", "the following code snippet ", "below ",
+                "in your answer, ", "output ", "message ", "\n", ". ", "ignore ",
+                "previous instructions ", "summary ",
+            ];
+            let (host, guest) = &*HOSTING;
+            let examples: Vec<&String> = host
+                .specs()
+                .iter()
+                .chain(guest.specs())
+                .flat_map(|spec| spec.positive.iter().chain(&spec.negative))
+                .collect();
+            let mut text = String::new();
+            for (example, word) in picks {
+                text.push_str(WORDS[word]);
+                if example % 6 == 0 {
+                    text.push_str(examples[example % examples.len()]);
+                    text.push(' ');
+                }
+            }
+            // Half the cases with every rule on, half with a different rule of each pack off.
+            let enabled = |i: usize| off < 4 || i % 4 != off % 4;
+            let guest_enabled = |i: usize| off < 4 || i % 3 != off % 3;
+            let view = View::normalized(&text);
+            let (own, theirs) = host.scan_hosting(guest, &view, &text, &enabled, &guest_enabled);
+            let alone = sorted(INPUT_PACK.scan(&view, &text, &enabled));
+            proptest::prop_assert_eq!(&sorted(own), &alone);
+            proptest::prop_assert_eq!(sorted(theirs), sorted(guest.scan(&view, &text, &guest_enabled)));
+            proptest::prop_assert_eq!(sorted(host.scan(&view, &text, &enabled)), alone);
         }
     }
 
@@ -1475,6 +1718,7 @@ mod tests {
             Vec::new(),
             false,
             true,
+            &[],
         )
         .unwrap()
         .unwrap();
