@@ -1547,6 +1547,25 @@ mod tests {
         (host, guest)
     });
 
+    /// A text for the property tests: for each pick `(example, word)`, the word, and one pick in
+    /// `every` also an example.
+    fn mixed(
+        picks: &[(usize, usize)],
+        words: &[&str],
+        examples: &[&String],
+        every: usize,
+    ) -> String {
+        let mut text = String::new();
+        for &(example, word) in picks {
+            text.push_str(words[word]);
+            if example % every == 0 {
+                text.push_str(examples[example % examples.len()]);
+                text.push(' ');
+            }
+        }
+        text
+    }
+
     /// Hits as sorted (rule, start, end), for comparing scans.
     fn sorted(hits: Vec<Hit>) -> Vec<(usize, usize, usize)> {
         let mut out: Vec<_> = hits
@@ -1607,14 +1626,7 @@ mod tests {
             let pack = &*INPUT_PACK;
             let examples: Vec<&String> =
                 pack.specs().iter().flat_map(|spec| &spec.positive).collect();
-            let mut text = String::new();
-            for (example, word) in picks {
-                text.push_str(WORDS[word]);
-                if example % 8 == 0 {
-                    text.push_str(examples[example % examples.len()]);
-                    text.push(' ');
-                }
-            }
+            let text = mixed(&picks, &WORDS, &examples, 8);
             let folded = View::normalized(&text).text().to_owned();
             proptest::prop_assume!(folded.len() > MIN_WINDOWED_TEXT);
             // And a text short enough to be searched whole, by the patterns with a trigger in
@@ -1652,14 +1664,7 @@ mod tests {
                 .chain(guest.specs())
                 .flat_map(|spec| spec.positive.iter().chain(&spec.negative))
                 .collect();
-            let mut text = String::new();
-            for (example, word) in picks {
-                text.push_str(WORDS[word]);
-                if example % 6 == 0 {
-                    text.push_str(examples[example % examples.len()]);
-                    text.push(' ');
-                }
-            }
+            let text = mixed(&picks, &WORDS, &examples, 6);
             // Half the cases with every rule on, half with a different rule of each pack off.
             let enabled = |i: usize| off < 4 || i % 4 != off % 4;
             let guest_enabled = |i: usize| off < 4 || i % 3 != off % 3;
