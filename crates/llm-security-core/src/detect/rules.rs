@@ -117,6 +117,12 @@ struct PackFile {
     rule: Vec<RuleSpec>,
 }
 
+impl PackFile {
+    fn parse(source: &str) -> Result<Self, Error> {
+        toml::from_str(source).map_err(|e| Error::rules(e.to_string()))
+    }
+}
+
 /// One place a rule matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Hit {
@@ -1130,8 +1136,8 @@ impl RulePack {
     /// [`ErrorKind::InvalidRules`](crate::ErrorKind::InvalidRules) on bad TOML, duplicate ids,
     /// out-of-range confidences, rules with nothing to match, or patterns that do not compile.
     pub fn from_toml(source: &str) -> Result<Self, Error> {
-        let file: PackFile = toml::from_str(source).map_err(|e| Error::rules(e.to_string()))?;
-        Self::compile_capped(file.rule, file.max_repeat)
+        let file = PackFile::parse(source)?;
+        Self::build(file.rule, file.max_repeat, None)
     }
 
     /// Compiles a list of rules.
@@ -1156,7 +1162,7 @@ impl RulePack {
     /// [`RulePack::scan_hosting`] walks a text once for both. On its own the pack scans as it
     /// would without a guest.
     pub(crate) fn from_toml_hosting(source: &str, guest: &Self) -> Result<Self, Error> {
-        let file: PackFile = toml::from_str(source).map_err(|e| Error::rules(e.to_string()))?;
+        let file = PackFile::parse(source)?;
         Self::build(file.rule, file.max_repeat, Some(guest))
     }
 
