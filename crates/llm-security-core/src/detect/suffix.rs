@@ -143,10 +143,13 @@ fn escape_introducer(before: &[u8]) -> bool {
 }
 
 /// Whether the bracket at `i` stands alone between two like quotes (`"["`, `'}'`): a
-/// character literal in code, as in `paint("[")`.
+/// character literal in code, as in `paint("[")`. Not when the first quote is escaped: in
+/// `"[\"a\"]"` (JSON inside a JSON string) the `]` closes the `[`, and skipped, it would leave
+/// the `[` open and make every closer after it look stray.
 fn quoted_alone(bytes: &[u8], i: usize) -> bool {
     let before = i.checked_sub(1).and_then(|j| bytes.get(j));
-    matches!(before, Some(b'"' | b'\'')) && bytes.get(i + 1) == before
+    let escaped = i.checked_sub(2).and_then(|j| bytes.get(j)) == Some(&b'\\');
+    matches!(before, Some(b'"' | b'\'')) && bytes.get(i + 1) == before && !escaped
 }
 
 /// Longest inline code span, in bytes between its backticks.
@@ -257,6 +260,8 @@ mod tests {
             "Allow unescaped `]` and `}` as literals, and `{` too ([#12](x)).",
             "Use `Annotated[list,Len(min_length=3))` or `#[repr(align(X)]` here.",
             "Red.paint(\"[\"), Blue.paint('{'), Green.paint(\"]\") and print(\"}\")",
+            // JSON inside a JSON string: the escaped quote before `]` opens no literal.
+            r#"{"Steps": [{"Inputs": {"Ids": "[\"i-1\"]"}, "Outputs": {"States": ["on"]}}]}"#,
             "",
         ] {
             assert_eq!(find(text), None, "{text}");
