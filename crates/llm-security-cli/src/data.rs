@@ -347,7 +347,7 @@ fn readme_of(dir: &Path) -> Readme {
 }
 
 /// FNV-1a, for a split that does not change with the order of the lock file.
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -11,6 +11,7 @@ mod engine_args;
 mod eval;
 mod events;
 mod lines;
+mod local_docs;
 mod metrics;
 mod report;
 mod sanitize;
