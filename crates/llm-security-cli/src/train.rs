@@ -285,18 +285,20 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
     Classifier::to_bytes(BITS, WINDOW, STRIDE, b, &w)
 }
 
-/// A copy of a training text inside a data container (a JSON record or list, a YAML item), for
-/// one text in `every` (chosen by a hash of the text; `every = 0` wraps none), else `None`.
-/// Prompts carry JSON and YAML (tool results, API responses, configuration) whatever their
-/// intent; seen around attacks and benign texts alike, the containers' brackets, braces and
-/// colons cannot stand for either class. Without the copies, the model took `[]` and `{}` for
-/// a jailbreak's tags and called plain JSON a jailbreak (`docs/model-card.md`).
+/// A copy of a training text inside a data container (a JSON record, list or envelope, a YAML
+/// item, an HTML page), for one text in `every` (chosen by a hash of the text; `every = 0`
+/// wraps none), else `None`. Prompts carry JSON, YAML and web pages (tool results, API
+/// responses, configuration, retrieved content) whatever their intent; seen around attacks and
+/// benign texts alike, the containers' brackets, braces, colons and tags cannot stand for
+/// either class. Without the copies, the model took `[]` and `{}` for a jailbreak's tags and
+/// called plain JSON a jailbreak, and took `<html><head><title>` (the frame of PurpleLlama's
+/// web-page injections) for an injection (`docs/model-card.md`).
 fn wrapped(text: &str, every: u64) -> Option<String> {
     let h = crate::data::fnv1a(text.as_bytes());
     if every == 0 || !h.is_multiple_of(every) {
         return None;
     }
-    let pick = (h / every) % 4;
+    let pick = (h / every) % 5;
     let quoted = serde_json::Value::from(text).to_string();
     let id = (h >> 20) % 10_000;
     Some(match pick {
@@ -308,9 +310,19 @@ fn wrapped(text: &str, every: u64) -> Option<String> {
             let body: String = text.lines().map(|l| format!("    {l}\n")).collect();
             format!("- id: {id}\n  body: |\n{body}  tags: []\n  extra: {{}}\n")
         }
-        _ => format!(
+        3 => format!(
             "{{\"records\": [{{\"field\": \"message\", \"value\": {quoted}}}], \"errors\": [], \"next\": null}}"
         ),
+        _ => {
+            let escaped = text
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            let title = ["Home", "Article", "Search results", "Product"][(id % 4) as usize];
+            format!(
+                "<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{escaped}</p><img src=\"/img/{id}.png\" alt=\"\"></body></html>"
+            )
+        }
     })
 }
 
@@ -869,7 +881,7 @@ mod tests {
     #[test]
     fn a_share_of_texts_is_also_seen_inside_data_containers() {
         let texts: Vec<String> = (0..400)
-            .map(|i| format!("Text number {i} says \"hi\"\nand ends."))
+            .map(|i| format!("Text number {i} says \"hi\" & <b>bye</b>\nand ends."))
             .collect();
         let copies: Vec<(String, String)> = texts
             .iter()
@@ -893,6 +905,18 @@ mod tests {
                     assert!(strings.contains(text), "{copy}");
                     shapes.insert(copy.chars().take(5).collect::<String>());
                 }
+                // The HTML one holds the text with its markup characters escaped.
+                Err(_) if copy.starts_with("<html>") => {
+                    let number = text.split_whitespace().nth(2).unwrap_or_default();
+                    assert!(
+                        copy.contains(&format!(
+                            "<p>Text number {number} says \"hi\" &amp; &lt;b&gt;bye&lt;/b&gt;\nand ends.</p>"
+                        )),
+                        "{copy}"
+                    );
+                    assert!(!copy.contains("<b>"), "{copy}");
+                    shapes.insert("html".to_owned());
+                }
                 // The YAML one holds each of its lines, indented in a block scalar.
                 Err(_) => {
                     assert!(
@@ -904,7 +928,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(shapes.len(), 4, "{shapes:?}");
+        assert_eq!(shapes.len(), 5, "{shapes:?}");
     }
 
     fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
