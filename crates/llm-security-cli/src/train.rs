@@ -15,8 +15,6 @@ use rayon::prelude::*;
 use crate::data::{DOCUMENT, Row, cargo_home, crate_docs, is_own, permissive, read_own, read_rows};
 use crate::metrics::{Scored, metrics, threshold_for_fpr};
 
-/// Hash bits of the shipped model (2^16 buckets x 3 classes, 192 KiB quantized).
-const BITS: u32 = 16;
 /// The benign prior the shipped model assumes, as a log-odds shift against each attack class
 /// (2.1 is about 0.80 benign against 0.10 per attack class). Chosen so that the balanced
 /// threshold (0.5) flags at most 1 % of benign prompts held out by source
@@ -50,10 +48,13 @@ pub(crate) struct TrainArgs {
     /// alike, 1 every source alike within a class).
     #[arg(long, default_value_t = 0.5)]
     source_balance: f32,
-    /// One training text in this many is also trained on inside a data container (JSON or
-    /// YAML), labelled as the text is; 0 adds no such copies.
+    /// One training text in this many is also trained on inside a data container (JSON, YAML
+    /// or an HTML page), labelled as the text is; 0 adds no such copies.
     #[arg(long, default_value_t = 2)]
     wrap_every: u64,
+    /// Hash bits: the model has 2^bits buckets per class, one byte each.
+    #[arg(long, default_value_t = 18, value_parser = clap::value_parser!(u32).range(8..=24))]
+    bits: u32,
     /// Seed of the row order.
     #[arg(long, default_value_t = 20261126)]
     seed: u64,
@@ -210,7 +211,7 @@ type Example = (Vec<(usize, f32)>, f32, usize, f32);
 
 /// Multinomial logistic regression with AdaGrad, class-balanced and source-balanced weights.
 fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
-    let dim = 1usize << BITS;
+    let dim = 1usize << args.bits;
     // A row's weight shrinks with the size of its source's share of its class
     // (`size^-source_balance`): one big source must not define what an attack looks like.
     // Documents train in chunks of a few paragraphs: the classifier reads long texts in
@@ -250,7 +251,7 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
             // Texts of one or two tokens ("hello", "password?") are game moves whose label says
             // more about the game than about the text; they teach the model noise.
             (tokens.len() >= 3 && mostly_latin(text) && !machine_translated(r)).then(|| {
-                let (features, norm) = Classifier::features(BITS, &tokens);
+                let (features, norm) = Classifier::features(args.bits, &tokens);
                 (features, norm, r.label.index(), group_weight(r))
             })
         })
@@ -282,7 +283,7 @@ fn train(rows: &[&Row], args: &TrainArgs) -> Vec<u8> {
     // Training balances the classes; traffic does not. Shift the prior towards benign, so that
     // a text with little evidence scores low.
     b[classifier::BENIGN] += PRIOR_SHIFT;
-    Classifier::to_bytes(BITS, WINDOW, STRIDE, b, &w)
+    Classifier::to_bytes(args.bits, WINDOW, STRIDE, b, &w)
 }
 
 /// A copy of a training text inside a data container (a JSON record, list or envelope, a YAML
@@ -366,7 +367,7 @@ fn fit(
     seed: u64,
     args: &TrainArgs,
 ) -> (Vec<f32>, [f32; CLASSES]) {
-    let dim = 1usize << BITS;
+    let dim = 1usize << args.bits;
     let mut w = vec![0.0f32; dim * CLASSES];
     let mut g2 = vec![1e-6f32; dim * CLASSES];
     let mut b = [0.0f32; CLASSES];

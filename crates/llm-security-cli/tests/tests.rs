@@ -440,21 +440,23 @@ fn train_writes_a_model_that_analyze_can_load() {
     std::fs::write(own.join("follow-ups.jsonl"), own_rows).unwrap();
     std::fs::write(own.join("README.md"), "not rows").unwrap();
     let own = own.to_str().unwrap();
+    let train_with = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--own",
+            own,
+            "--epochs",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        run(&args, None)
+    };
     let train_to = |out: &std::path::Path| {
-        let o = run(
-            &[
-                "train",
-                "--data",
-                dir.path().to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--own",
-                own,
-                "--epochs",
-                "3",
-            ],
-            None,
-        );
+        let o = train_with(out, &[]);
         assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
@@ -469,6 +471,30 @@ fn train_writes_a_model_that_analyze_can_load() {
         std::fs::read(&model).unwrap(),
         std::fs::read(&again).unwrap()
     );
+    // `--bits` sizes the model: 2^bits buckets of one byte per class after the header (2^18 by
+    // default); a size the model format does not allow is refused before any training.
+    let small = dir.path().join("small.bin");
+    let o = train_with(&small, &["--bits", "10"]);
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let header = std::fs::read(&model).unwrap().len() - (1 << 18) * 3;
+    assert_eq!(std::fs::read(&small).unwrap().len(), header + (1 << 10) * 3);
+    // The small model loads and scores.
+    let o = run(
+        &[
+            "analyze",
+            "--json",
+            "--model",
+            small.to_str().unwrap(),
+            "hello there",
+        ],
+        None,
+    );
+    let verdict: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(verdict["score"].as_f64().is_some(), "{verdict}");
+    let o = train_with(&dir.path().join("huge.bin"), &["--bits", "30"]);
+    assert_eq!(code(&o), 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--bits"));
+    assert!(!dir.path().join("huge.bin").exists());
     let analyze = |text: &str| {
         let o = run(
             &[

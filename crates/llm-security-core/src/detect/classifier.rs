@@ -8,7 +8,7 @@
 //! Multinomial logistic regression over hashed features of the normalized view: each token
 //! (a run of letters and digits; each CJK character on its own; the template punctuation
 //! `< > | # [ ] { } : =`, a run of one such character being one token) gives a unigram and, with the token before it, a bigram. Tokens are
-//! hashed with FNV-1a, bigrams by mixing the two tokens' hashes, into 2^16 buckets; a text's feature vector is the count of each bucket
+//! hashed with FNV-1a, bigrams by mixing the two tokens' hashes, into 2^bits buckets (2^18 in the shipped model); a text's feature vector is the count of each bucket
 //! divided by `sqrt(2 * tokens + 16)`: length alone does not push a text one way, and a text of
 //! a few tokens is damped towards the prior (one word is not enough evidence).
 //! The three classes are benign, injection and jailbreak; the attack probability is
