@@ -269,30 +269,23 @@ const ASSISTANT_FILES: [&str; 3] = ["agents.md", "claude.md", "copilot-instructi
 /// the README or left out on purpose), files for coding assistants, empty files and files over
 /// [`MAX_README_BYTES`]; at most [`MAX_OTHER_DOCS`].
 fn other_docs(dir: &Path, readme: Option<&Path>) -> Vec<String> {
-    let mut paths = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(folder) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_lowercase();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() && !name.starts_with('.') {
-                stack.push(path);
-            } else if kind.is_file()
+    let hidden_folder = |e: &walkdir::DirEntry| {
+        e.depth() > 0 && e.file_type().is_dir() && e.file_name().to_string_lossy().starts_with('.')
+    };
+    let mut paths: Vec<std::path::PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| !hidden_folder(e))
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_lowercase();
+            e.file_type().is_file()
                 && name.ends_with(".md")
                 && !ASSISTANT_FILES.contains(&name.as_str())
-                && !(name == "readme.md" && folder == dir)
-                && readme.is_none_or(|r| r != path)
-            {
-                paths.push(path);
-            }
-        }
-    }
+                && !(name == "readme.md" && e.depth() == 1)
+                && readme.is_none_or(|r| r != e.path())
+        })
+        .map(walkdir::DirEntry::into_path)
+        .collect();
     paths.sort();
     paths
         .into_iter()

@@ -25,37 +25,38 @@ fn is_document(name: &str) -> bool {
         || name == "METADATA"
 }
 
+/// The documents found under one folder.
+pub(crate) struct Found {
+    /// Their texts, in path order.
+    pub(crate) texts: Vec<String>,
+    /// Whether the walk stopped at its limit of entries, leaving documents unread.
+    pub(crate) truncated: bool,
+}
+
 /// The documents under `dir` (symbolic links are not followed), in path order; files that are
-/// not UTF-8, out of the size bounds, or the same bytes as one already taken are left out.
-/// `seen` holds the hashes of the documents taken so far, across folders.
-pub(crate) fn read(dir: &Path, seen: &mut HashSet<u64>) -> anyhow::Result<Vec<String>> {
+/// not UTF-8, out of the size bounds, or the same bytes as one already taken are left out. The
+/// walk looks at `max_entries` entries at most and says when it stopped there. `seen` holds
+/// the hashes of the documents taken so far, across folders.
+pub(crate) fn read(
+    dir: &Path,
+    max_entries: usize,
+    seen: &mut HashSet<u64>,
+) -> anyhow::Result<Found> {
     anyhow::ensure!(dir.is_dir(), "--local-docs {}: not a folder", dir.display());
     let mut paths: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    let mut entries = 0usize;
-    while let Some(folder) = stack.pop() {
-        let Ok(list) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in list.flatten() {
-            entries += 1;
-            if entries > MAX_ENTRIES {
-                break;
-            }
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            let path = entry.path();
-            if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file()
-                && entry.file_name().to_str().is_some_and(is_document)
-                && entry
-                    .metadata()
-                    .is_ok_and(|m| (MIN_BYTES..=MAX_BYTES).contains(&m.len()))
-            {
-                paths.push(path);
-            }
+    let mut truncated = false;
+    for (n, entry) in walkdir::WalkDir::new(dir).into_iter().flatten().enumerate() {
+        if n == max_entries {
+            truncated = true;
+            break;
+        }
+        if entry.file_type().is_file()
+            && entry.file_name().to_str().is_some_and(is_document)
+            && entry
+                .metadata()
+                .is_ok_and(|m| (MIN_BYTES..=MAX_BYTES).contains(&m.len()))
+        {
+            paths.push(entry.into_path());
         }
     }
     paths.sort();
@@ -71,7 +72,7 @@ pub(crate) fn read(dir: &Path, seen: &mut HashSet<u64>) -> anyhow::Result<Vec<St
             texts.push(text);
         }
     }
-    Ok(texts)
+    Ok(Found { texts, truncated })
 }
 
 /// What flagged a document: nothing, the classifier, or a rule or other check.
@@ -82,7 +83,8 @@ enum Flag {
     Rule,
 }
 
-/// The verdict on one document, by the threat of highest confidence.
+/// The verdict on one document, by the threat of highest confidence. A document the engine
+/// refuses counts as flagged by a check, as a refused row scores 1.0 in the rest of the report.
 fn flag(engine: &SecurityEngine, text: &str, document: bool, threshold: f32) -> Flag {
     let analysis = if document {
         engine.analyze_document(text)
@@ -117,9 +119,9 @@ pub(crate) fn section(
         return Ok(());
     }
     let mut seen = HashSet::new();
-    let mut found: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut found: BTreeMap<usize, Found> = BTreeMap::new();
     for (i, dir) in dirs.iter().enumerate() {
-        found.insert(i, read(dir, &mut seen)?);
+        found.insert(i, read(dir, MAX_ENTRIES, &mut seen)?);
     }
     writeln!(
         out,
@@ -142,7 +144,7 @@ pub(crate) fn section(
     )?;
     writeln!(out, "|---|---:|---:|---:|---:|")?;
     let (mut all, mut all_plain, mut all_model, mut all_doc) = (0, 0, 0, 0);
-    for (i, texts) in &found {
+    for (i, Found { texts, truncated }) in &found {
         let flags: Vec<(Flag, Flag)> = texts
             .par_iter()
             .map(|t| {
@@ -157,8 +159,13 @@ pub(crate) fn section(
         let doc = flags.iter().filter(|f| f.1 != Flag::No).count();
         writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} |",
+            "| `{}`{} | {} | {} | {} | {} |",
             dirs[*i].display(),
+            if *truncated {
+                format!(" (the first {MAX_ENTRIES} entries only)")
+            } else {
+                String::new()
+            },
             texts.len(),
             share(plain, texts.len()),
             model,
@@ -189,9 +196,8 @@ mod tests {
 
     #[test]
     fn reads_documents_once_within_bounds() {
-        let dir =
-            std::env::temp_dir().join(format!("llm-security-local-docs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         std::fs::create_dir_all(dir.join("a/b")).unwrap();
         let long = "A paragraph of ordinary documentation. ".repeat(10);
         std::fs::write(dir.join("a/README.md"), &long).unwrap();
@@ -203,19 +209,30 @@ mod tests {
         std::fs::write(dir.join("a/main.rs"), &long).unwrap();
         std::fs::write(dir.join("a/bad.md"), [0xff; 300]).unwrap();
         let mut seen = HashSet::new();
-        let texts = read(&dir, &mut seen).unwrap();
-        assert_eq!(texts.len(), 2, "{texts:?}");
-        assert!(texts.contains(&long));
+        let found = read(dir, 100, &mut seen).unwrap();
+        assert!(!found.truncated);
+        assert_eq!(found.texts.len(), 2, "{:?}", found.texts);
+        assert!(found.texts.contains(&long));
         // A second folder holding the same text adds nothing.
-        assert!(read(&dir.join("a/b"), &mut seen).unwrap().is_empty());
+        assert!(
+            read(&dir.join("a/b"), 100, &mut seen)
+                .unwrap()
+                .texts
+                .is_empty()
+        );
+        // A walk that reaches its limit says so (the folders and files here are 9 entries).
+        let found = read(dir, 4, &mut HashSet::new()).unwrap();
+        assert!(found.truncated);
+        assert!(found.texts.len() <= 2);
+        assert!(!read(dir, 9, &mut HashSet::new()).unwrap().truncated);
         // A missing folder is an error that names it.
-        let err = read(&dir.join("missing"), &mut seen)
-            .unwrap_err()
-            .to_string();
+        let err = read(&dir.join("missing"), 100, &mut seen)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(
             err.contains("missing") && err.contains("not a folder"),
             "{err}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

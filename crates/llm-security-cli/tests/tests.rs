@@ -440,23 +440,20 @@ fn train_writes_a_model_that_analyze_can_load() {
     std::fs::write(own.join("follow-ups.jsonl"), own_rows).unwrap();
     std::fs::write(own.join("README.md"), "not rows").unwrap();
     let own = own.to_str().unwrap();
-    let train_with = |out: &std::path::Path, extra: &[&str]| {
+    // `train` on these corpora and rows, with more arguments.
+    let train_with = |extra: &[&str]| {
         let mut args = vec![
             "train",
             "--data",
             dir.path().to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
             "--own",
             own,
-            "--epochs",
-            "3",
         ];
         args.extend_from_slice(extra);
         run(&args, None)
     };
     let train_to = |out: &std::path::Path| {
-        let o = train_with(out, &[]);
+        let o = train_with(&["--out", out.to_str().unwrap(), "--epochs", "3"]);
         assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stderr).into_owned()
     };
@@ -474,7 +471,7 @@ fn train_writes_a_model_that_analyze_can_load() {
     // `--bits` sizes the model: 2^bits buckets of one byte per class after the header (2^18 by
     // default); a size the model format does not allow is refused before any training.
     let small = dir.path().join("small.bin");
-    let o = train_with(&small, &["--bits", "10"]);
+    let o = train_with(&["--out", small.to_str().unwrap(), "--bits", "10"]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     let header = std::fs::read(&model).unwrap().len() - (1 << 18) * 3;
     assert_eq!(std::fs::read(&small).unwrap().len(), header + (1 << 10) * 3);
@@ -491,10 +488,11 @@ fn train_writes_a_model_that_analyze_can_load() {
     );
     let verdict: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(verdict["score"].as_f64().is_some(), "{verdict}");
-    let o = train_with(&dir.path().join("huge.bin"), &["--bits", "30"]);
+    let huge = dir.path().join("huge.bin");
+    let o = train_with(&["--out", huge.to_str().unwrap(), "--bits", "30"]);
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("--bits"));
-    assert!(!dir.path().join("huge.bin").exists());
+    assert!(!huge.exists());
     let analyze = |text: &str| {
         let o = run(
             &[
@@ -515,27 +513,41 @@ fn train_writes_a_model_that_analyze_can_load() {
             > analyze("what is a good recipe for soup number 99 tonight")
     );
     // Held out by source: with one source, its held-out model trains on nothing and must still
-    // score every row; --scores-out writes one line per row.
+    // score every row; --scores-out writes one line per row; --local-docs adds a section on the
+    // documents of a folder (two here, one of them a copy of the other).
     let report = dir.path().join("eval.md");
     let scores = dir.path().join("scores.jsonl");
-    let o = run(
-        &[
-            "train",
-            "--data",
-            dir.path().to_str().unwrap(),
-            "--loso",
-            report.to_str().unwrap(),
-            "--scores-out",
-            scores.to_str().unwrap(),
-            "--own",
-            own,
-            "--epochs",
-            "1",
-        ],
-        None,
-    );
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("sub")).unwrap();
+    let doc = "# Soup\n\nSimmer the stock for an hour, then add the vegetables.\n".repeat(5);
+    std::fs::write(docs.join("README.md"), &doc).unwrap();
+    std::fs::write(docs.join("sub/guide.md"), &doc).unwrap();
+    std::fs::write(docs.join("sub/METADATA"), format!("{doc}\nServe hot.")).unwrap();
+    let loso_with_docs = |folder: &std::path::Path, extra: &[&str]| {
+        let mut args = vec!["--loso", report.to_str().unwrap(), "--epochs", "1"];
+        args.extend_from_slice(&["--local-docs", folder.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        train_with(&args)
+    };
+    let o = loso_with_docs(&docs, &["--scores-out", scores.to_str().unwrap()]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
     let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("## Documents from elsewhere"), "{text}");
+    assert!(
+        text.contains(&format!("| `{}` | 2 | ", docs.display())),
+        "{text}"
+    );
+    // --local-docs belongs to --loso, and names a folder.
+    let o = train_with(&["--local-docs", docs.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    let missing = dir.path().join("no-such-folder");
+    let o = loso_with_docs(&missing, &[]);
+    assert_ne!(code(&o), 0);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not a folder"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // The project's own rows are not pooled with the corpora: they have a section of their
     // own, held out as a source and, for the dev split, scored by the full model.
     assert!(
